@@ -1,0 +1,243 @@
+/*
+ * frame.c - typed, length-checked messages between programs (frame.h).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame.h"
+
+int
+frame_pack(struct buf *out, uint16_t type, uint32_t id, const void *data,
+    size_t len)
+{
+	unsigned char h[FRAME_HDR];
+	uint32_t n32;
+	uint16_t n16;
+
+	if (len > FRAME_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	n32 = htonl((uint32_t)len);
+	memcpy(h, &n32, 4);
+	n16 = htons(type);
+	memcpy(h + 4, &n16, 2);
+	memset(h + 6, 0, 2);
+	n32 = htonl(id);
+	memcpy(h + 8, &n32, 4);
+	if (buf_reserve(out, FRAME_HDR + len) == -1)
+		return -1;
+	buf_add(out, h, sizeof(h));
+	buf_add(out, data, len);
+	return 0;
+}
+
+int
+frame_peek(const struct buf *in, struct frame *f)
+{
+	uint32_t n32;
+	uint16_t n16, rsv;
+
+	if (in->len < FRAME_HDR)
+		return 0;
+	memcpy(&n32, in->data, 4);
+	memcpy(&n16, in->data + 4, 2);
+	memcpy(&rsv, in->data + 6, 2);
+	if (ntohl(n32) > FRAME_MAX || rsv != 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	f->len = ntohl(n32);
+	f->type = ntohs(n16);
+	memcpy(&n32, in->data + 8, 4);
+	f->id = ntohl(n32);
+	if (in->len - FRAME_HDR < f->len)
+		return 0;
+	f->data = in->data + FRAME_HDR;
+	f->fd = -1;
+	return 1;
+}
+
+void
+frame_consume(struct buf *in, const struct frame *f)
+{
+	buf_drain(in, FRAME_HDR + f->len);
+}
+
+int
+write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+	ssize_t w;
+
+	while (n > 0) {
+		/* send(MSG_NOSIGNAL): a vanished peer is an error, not SIGPIPE */
+		w = send(fd, s, n, MSG_NOSIGNAL);
+		if (w == -1 && errno == ENOTSOCK)
+			w = write(fd, s, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+frame_write_fd(int fd, uint16_t type, uint32_t id, const void *data,
+    size_t len, int passfd)
+{
+	struct buf b;
+	struct msghdr msg;
+	struct iovec iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct cmsghdr *c;
+	ssize_t w;
+	int r;
+
+	buf_init(&b, FRAME_HDR + FRAME_MAX);
+	if (frame_pack(&b, type, id, data, len) == -1)
+		return -1;
+	if (passfd < 0) {
+		r = write_all(fd, b.data, b.len);
+		buf_free(&b);
+		return r;
+	}
+	/* the descriptor rides on the first byte; the rest follows */
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = b.data;
+	iov.iov_len = b.len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	do
+		w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	r = write_all(fd, b.data + w, b.len - (size_t)w);
+	buf_free(&b);
+	return r;
+}
+
+int
+frame_write(int fd, uint16_t type, uint32_t id, const void *data, size_t len)
+{
+	return frame_write_fd(fd, type, id, data, len, -1);
+}
+
+/* recvmsg that also picks up a passed descriptor */
+static ssize_t
+frame_recv(int fd, void *p, size_t n, int *gotfd)
+{
+	struct msghdr msg;
+	struct iovec iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct cmsghdr *c;
+	ssize_t r;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = p;
+	iov.iov_len = n;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (r == -1 && errno == ENOTSOCK)
+		return read(fd, p, n);
+	if (r <= 0)
+		return r;
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+			if (*gotfd >= 0)
+				close(got);	/* one per frame; drop extras */
+			else
+				*gotfd = got;
+		}
+	}
+	return r;
+}
+
+int
+frame_read(int fd, struct buf *in, struct frame *f)
+{
+	int r, gotfd = -1;
+	ssize_t n;
+	size_t want = FRAME_HDR;
+
+	buf_reset(in);
+	for (;;) {
+		if (in->len >= FRAME_HDR) {
+			if ((r = frame_peek(in, f)) == -1)
+				goto bad;
+			if (r == 1) {
+				f->fd = gotfd;
+				return 1;
+			}
+			want = FRAME_HDR + f->len;
+		}
+		if (buf_reserve(in, want - in->len) == -1)
+			goto bad;
+		/* read exactly what this frame needs: never into the next */
+		n = frame_recv(fd, in->data + in->len, want - in->len, &gotfd);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto bad;
+		}
+		if (n == 0) {
+			if (in->len == 0 && gotfd < 0)
+				return 0;
+			errno = EPIPE;
+			goto bad;
+		}
+		in->len += (size_t)n;
+	}
+bad:
+	if (gotfd >= 0)
+		close(gotfd);
+	return -1;
+}
+
+ssize_t
+frame_fill(int fd, struct buf *in)
+{
+	ssize_t n;
+
+	if (buf_reserve(in, FRAME_HDR + FRAME_MAX) == -1)
+		return -1;
+	do
+		n = read(fd, in->data + in->len, FRAME_HDR + FRAME_MAX);
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		in->len += (size_t)n;
+	return n;
+}

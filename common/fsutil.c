@@ -1,0 +1,92 @@
+/*
+ * fsutil.c - small filesystem helpers (fsutil.h).
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+int
+path_fmt(char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, outlen, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+fsync_dir(const char *path)
+{
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int
+dir_ensure(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == -1 && errno != EEXIST)
+		return -1;
+	if (lstat(path, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;	/* a symlink here could aim us anywhere */
+		return -1;
+	}
+	if (uid != (uid_t)-1 && geteuid() == 0 &&
+	    (st.st_uid != uid || st.st_gid != gid) &&
+	    lchown(path, uid, gid) == -1)
+		return -1;
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) == -1)
+		return -1;
+	return 0;
+}
+
+int
+self_dir(char *out, size_t outlen)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if ((n = readlink("/proc/self/exe", buf, sizeof(buf) - 1)) == -1)
+		return -1;
+	buf[n] = '\0';
+	return path_fmt(out, outlen, "%s", dirname(buf));
+}
+
+int
+mkdir_parents(const char *path)
+{
+	char buf[4096];
+	char *p;
+
+	if (path_fmt(buf, sizeof(buf), "%s", path) == -1)
+		return -1;
+	for (p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * fsutil.h - small filesystem helpers with the checks done once.
+ */
+#ifndef KURIR_FSUTIL_H
+#define KURIR_FSUTIL_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+/* snprintf into out; -1/ENAMETOOLONG on truncation */
+int	path_fmt(char *out, size_t outlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* fsync a directory by path or fd (makes a rename/link/unlink durable) */
+int	fsync_dir(const char *path);
+/*
+ * Make sure path is a directory (not a symlink) with this mode and, when
+ * uid != (uid_t)-1 and we are root, this owner.  Creates it if missing.
+ */
+int	dir_ensure(const char *path, mode_t mode, uid_t uid, gid_t gid);
+/* Create the missing ancestors of path (not path itself), mode 0755. */
+int	mkdir_parents(const char *path);
+/* The directory this program's executable lives in (for its siblings). */
+int	self_dir(char *out, size_t outlen);
+
+#endif

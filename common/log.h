@@ -1,0 +1,28 @@
+/*
+ * log.h - one line per event, syslog-style.
+ *
+ * To syslog (facility mail) by default; to stderr with the same
+ * "Mon DD HH:MM:SS host prog[pid]: text" shape when a program runs in the
+ * foreground (-d).  Lines about a message start with its queue id
+ * ("0006449f1c2a3b40: from=<...>") so that an admin can grep one message's
+ * life.  Library code logs and returns -1; only main() calls fatal().
+ */
+#ifndef KURIR_LOG_H
+#define KURIR_LOG_H
+
+#include <stdarg.h>
+
+void	log_init(const char *prog, int to_stderr);
+void	log_set_verbose(int);
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* log_warn appends ": strerror(errno)"; log_warnx does not */
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* fatal exits with EX_OSERR / fatalx with EX_SOFTWARE, after logging */
+void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	log_vlog(int pri, int with_errno, const char *, va_list)
+	    __attribute__((format(printf, 3, 0)));
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * net.h - socket address helpers: "host:port" parsing, CIDR matching.
+ */
+#ifndef KURIR_NET_H
+#define KURIR_NET_H
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+struct cidr {
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned char	addr[16];
+	int		prefix;
+};
+
+/*
+ * "127.0.0.1:2525", "[::1]:2525", "*:25" (any IPv4), "[::]:25".
+ * Numeric only: a listen address is never looked up in DNS.
+ * Returns 0 or -1 (with *why).
+ */
+int	net_parse_hostport(const char *, struct sockaddr_storage *,
+	    socklen_t *, const char **why);
+/* "127.0.0.0/8", "::1", "192.0.2.7" (host: /32 or /128) */
+int	net_parse_cidr(const char *, struct cidr *, const char **why);
+/* 1 if sa lies in any of the n networks (IPv4-mapped IPv6 counts as IPv4) */
+int	net_cidr_match(const struct cidr *, size_t n, const struct sockaddr *);
+/* "192.0.2.1" or "2001:db8::1" (no port) into out */
+int	net_addr_text(const struct sockaddr *, char *out, size_t outlen);
+/* 1 if loopback (127.0.0.0/8, ::1, or IPv4-mapped loopback) */
+int	net_is_loopback(const struct sockaddr *);
+
+#endif

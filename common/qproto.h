@@ -1,0 +1,33 @@
+/*
+ * qproto.h - frame types of the queue submission protocol (kurir-queue).
+ *
+ * A client opens a transaction with QP_MAIL (its frame id is the
+ * transaction number, chosen by the client), adds QP_RCPT frames, an
+ * optional QP_CLIENT (honoured only on trusted links from kurird, i.e.
+ * kurir-smtpd; on the local socket kurir-queue records the peer's uid
+ * instead), the message as QP_DATA frames (LF line ends, <= FRAME_MAX
+ * each), then QP_COMMIT or QP_ABORT.  kurir-queue answers the commit with
+ * QP_OK (payload: queue id) only after the entry is durable, or with
+ * QP_TEMPFAIL / QP_PERMFAIL (payload: "4.3.0 reason" / "5.3.4 reason",
+ * an enhanced status code and text fit for an SMTP reply).
+ */
+#ifndef KURIR_QPROTO_H
+#define KURIR_QPROTO_H
+
+enum qproto_type {
+	QP_MAIL = 1,
+	QP_RCPT,
+	QP_CLIENT,
+	QP_DATA,
+	QP_COMMIT,
+	QP_ABORT,
+	QP_OK = 10,
+	QP_TEMPFAIL,
+	QP_PERMFAIL,
+	/* kurird -> kurir-queue control channel: a trusted link's fd */
+	QP_NEWLINK = 20,
+};
+
+#define QP_SOCKET_NAME	"queue"		/* <state_dir>/sock/queue */
+
+#endif

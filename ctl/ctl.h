@@ -1,0 +1,13 @@
+/*
+ * ctl.h - kurirctl's commands (admin tool; runs as the invoking admin).
+ */
+#ifndef KURIR_CTL_H
+#define KURIR_CTL_H
+
+#include "conf.h"
+
+int	ctl_queue_list(const struct conf *, int json);
+int	ctl_queue_delete(const struct conf *, const char *id);
+int	ctl_user_add(const struct conf *, const char *name);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * kurird - start the mail host and keep it running.
+ *
+ * usage: kurird [-d] [-f CONF]
+ *   -d  stay in the foreground, log to stderr (children too)
+ * Runs as root (or the development user).  Reads the config, creates the
+ * state and mail trees, binds the sockets, starts the services and
+ * restarts one that dies.  It parses no network input.
+ * SIGTERM/SIGINT: stop the children (they finish committed work), exit.
+ * SIGHUP: check the new config, then pass SIGHUP on to every child.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "kurird.h"
+#include "log.h"
+#include "qclient.h"
+#include "setup.h"
+
+struct kurird D;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: kurird [-d] [-f CONF]\n");
+	exit(EX_USAGE);
+}
+
+/* The local submission socket: any local user may connect (0666). */
+static int
+bind_queue_socket(void)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (qclient_socket_path(&D.conf, sun.sun_path, sizeof(sun.sun_path)) == -1)
+		fatalx("queue socket path too long");
+	if (unlink(sun.sun_path) == -1 && errno != ENOENT)
+		fatal("unlink %s", sun.sun_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(sun.sun_path, 0666) == -1 || listen(fd, 512) == -1)
+		fatal("%s", sun.sun_path);
+	return fd;
+}
+
+static void
+stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warnx("children did not stop in time; killing them");
+	child_signal_all(SIGKILL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct conf nc;
+	struct timeval tv = { 30, 0 };
+	char err[1024];
+
+	switch (sig) {
+	case SIGCHLD:
+		if (children_running() == 0 && D.stopping) {
+			log_info("stopped");
+			event_base_loopexit(D.base, NULL);
+		}
+		break;
+	case SIGHUP:
+		if (conf_load(&nc, D.conf_path, err, sizeof(err)) == -1) {
+			log_warnx("reload refused: %s", err);
+			break;
+		}
+		conf_free(&D.conf);
+		D.conf = nc;
+		log_info("reloading");
+		child_signal_all(SIGHUP);
+		break;
+	default:
+		if (D.stopping)
+			break;
+		log_info("stopping on signal %d", (int)sig);
+		D.stopping = 1;
+		child_signal_all(SIGTERM);
+		D.ev_stop_timeout = evtimer_new(D.base, stop_timeout_cb, NULL);
+		evtimer_add(D.ev_stop_timeout, &tv);
+		if (children_running() == 0)
+			event_base_loopexit(D.base, NULL);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	char err[1024];
+	int ch, sp[2];
+	size_t i;
+	struct event *ev;
+
+	while ((ch = getopt(argc, argv, "df:")) != -1) {
+		switch (ch) {
+		case 'd': D.debug = 1; break;
+		case 'f': D.conf_path = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("kurird", D.debug);
+	D.conf_path = conf_path(D.conf_path);
+	if (conf_load(&D.conf, D.conf_path, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	/* children get the config's absolute path: they may chdir/chroot */
+	if ((D.conf_path = realpath(D.conf_path, NULL)) == NULL)
+		fatal("realpath");
+	if (self_dir(D.bindir, sizeof(D.bindir)) == -1)
+		fatal("cannot find my own directory");
+	if (setup_tree(&D.conf, 1, err, sizeof(err)) == -1)
+		fatalx("setup: %s", err);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((D.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if ((ev = evsignal_new(D.base, sigs[i], on_signal, NULL)) == NULL ||
+		    event_add(ev, NULL) == -1)
+			fatalx("signal setup");
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		fatal("socketpair");
+	D.queue_ctl = sp[0];
+	D.queue.name = "kurir-queue";
+	D.queue.fds[0] = bind_queue_socket();
+	D.queue.fdflags[0] = "-l";
+	D.queue.fds[1] = sp[1];
+	D.queue.fdflags[1] = "-c";
+	D.queue.nfds = 2;
+	if (child_start(&D.queue) == -1)
+		fatalx("cannot start kurir-queue");
+
+	log_info("kurir running (%s)", D.conf_path);
+	event_base_dispatch(D.base);
+	return 0;
+}

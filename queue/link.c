@@ -1,0 +1,385 @@
+/*
+ * link.c - kurir-queue's client connections and the protocol on them.
+ *
+ * Runs as the queue user.  Every frame is length-checked by frame_peek
+ * and type-checked here before use; a protocol violation closes the link
+ * and abandons its unfinished transactions (nothing was promised yet).
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "frame.h"
+#include "log.h"
+#include "qproto.h"
+#include "queue.h"
+
+static void link_read_cb(evutil_socket_t, short, void *);
+static void link_write_cb(evutil_socket_t, short, void *);
+static void link_idle_cb(evutil_socket_t, short, void *);
+
+static void
+link_arm_idle(struct qlink *l)
+{
+	struct timeval tv = { LINK_IDLE_TIMEOUT, 0 };
+
+	if (l->ev_idle != NULL)
+		evtimer_add(l->ev_idle, &tv);
+}
+
+struct qlink *
+link_new(int fd, int trusted)
+{
+	struct qlink *l;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct passwd *pw;
+
+	if (Q.nlinks >= LINK_MAX) {
+		log_warnx("too many queue clients; refusing one");
+		close(fd);
+		return NULL;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	l->fd = fd;
+	l->trusted = trusted;
+	l->uid = -1;
+	buf_init(&l->in, 4 * (FRAME_HDR + FRAME_MAX));
+	buf_init(&l->out, 0);
+	LIST_INIT(&l->txns);
+	if (!trusted) {
+		/* the kernel, not the client, says who is submitting */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+			log_warn("SO_PEERCRED");
+			close(fd);
+			free(l);
+			return NULL;
+		}
+		l->uid = cred.uid;
+		if ((pw = getpwuid(cred.uid)) != NULL)
+			strlcpy(l->user, pw->pw_name, sizeof(l->user));
+		l->ev_idle = evtimer_new(Q.base, link_idle_cb, l);
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	l->ev_read = event_new(Q.base, fd, EV_READ | EV_PERSIST, link_read_cb, l);
+	l->ev_write = event_new(Q.base, fd, EV_WRITE, link_write_cb, l);
+	if (l->ev_read == NULL || l->ev_write == NULL ||
+	    (!trusted && l->ev_idle == NULL)) {
+		log_warnx("out of memory for a queue client");
+		link_close(l);
+		return NULL;
+	}
+	event_add(l->ev_read, NULL);
+	link_arm_idle(l);
+	LIST_INSERT_HEAD(&Q.links, l, entry);
+	Q.nlinks++;
+	return l;
+}
+
+void
+link_close(struct qlink *l)
+{
+	struct txn *t;
+
+	while ((t = LIST_FIRST(&l->txns)) != NULL) {
+		LIST_REMOVE(t, entry);
+		t->link = NULL;
+		/* a commit in progress finishes; its answer has nowhere to go */
+		if (!t->committing)
+			txn_free(t);
+	}
+	if (l->ev_read) {
+		event_free(l->ev_read);
+		Q.nlinks--;
+		LIST_REMOVE(l, entry);
+	}
+	if (l->ev_write)
+		event_free(l->ev_write);
+	if (l->ev_idle)
+		event_free(l->ev_idle);
+	close(l->fd);
+	buf_free(&l->in);
+	buf_free(&l->out);
+	free(l);
+}
+
+static void
+link_flush(struct qlink *l)
+{
+	ssize_t n;
+
+	while (l->out.len > 0) {
+		n = send(l->fd, l->out.data, l->out.len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				event_add(l->ev_write, NULL);
+			else
+				l->out.len = 0;	/* peer gone; read side will see EOF */
+			return;
+		}
+		buf_drain(&l->out, (size_t)n);
+	}
+}
+
+void
+link_reply(struct qlink *l, uint16_t type, uint32_t id, const char *text)
+{
+	if (frame_pack(&l->out, type, id, text, strlen(text)) == -1) {
+		log_warn("queue reply");
+		return;
+	}
+	link_flush(l);
+}
+
+static void
+link_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	link_flush(arg);
+}
+
+static void
+link_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qlink *l = arg;
+
+	log_info("queue client uid %lld idle too long; closing", l->uid);
+	link_close(l);
+}
+
+static struct txn *
+txn_find(struct qlink *l, uint32_t id)
+{
+	struct txn *t;
+
+	LIST_FOREACH(t, &l->txns, entry)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+/* NUL-terminated copy of a frame payload; refuses embedded NULs */
+static char *
+frame_str(const struct frame *f, size_t max)
+{
+	char *s;
+
+	if (f->len > max || memchr(f->data, '\0', f->len) != NULL)
+		return NULL;
+	if ((s = malloc(f->len + 1)) == NULL)
+		return NULL;
+	memcpy(s, f->data, f->len);
+	s[f->len] = '\0';
+	return s;
+}
+
+static void
+txn_fail(struct txn *t, int code, const char *reason)
+{
+	if (t->fail)
+		return;
+	t->fail = code;
+	strlcpy(t->reason, reason, sizeof(t->reason));
+}
+
+static int
+txn_begin(struct qlink *l, const struct frame *f)
+{
+	struct txn *t;
+	struct addr a;
+	const char *why;
+
+	if (txn_find(l, f->id) != NULL ||
+	    l->ntxns >= (l->trusted ? LINK_TXN_MAX_TRUSTED : LINK_TXN_MAX_LOCAL))
+		return -1;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	t->id = f->id;
+	t->link = l;
+	t->fd = -1;
+	t->arrival = (long long)time(NULL);
+	qid_new(t->qid);
+	LIST_INSERT_HEAD(&l->txns, t, entry);
+	l->ntxns++;
+	if ((t->sender = frame_str(f, ADDR_TEXT_MAX)) == NULL)
+		txn_fail(t, 5, "5.1.7 bad sender address");
+	else if (t->sender[0] != '\0' &&
+	    addr_parse(t->sender, ADDR_ALLOW_UTF8, &a, &why) == -1) {
+		char r[160];
+		snprintf(r, sizeof(r), "5.1.7 bad sender address: %s", why);
+		txn_fail(t, 5, r);
+	}
+	return 0;
+}
+
+static void
+txn_rcpt(struct txn *t, const struct frame *f)
+{
+	struct addr a;
+	const char *why;
+	char *s, **nr;
+
+	if (t->fail)
+		return;
+	if (t->nrcpts >= QFILE_MAX_RCPTS) {
+		txn_fail(t, 5, "5.5.3 too many recipients");
+		return;
+	}
+	if ((s = frame_str(f, ADDR_TEXT_MAX)) == NULL ||
+	    addr_parse(s, ADDR_ALLOW_UTF8, &a, &why) == -1) {
+		char r[160];
+		snprintf(r, sizeof(r), "5.1.3 bad recipient address %s",
+		    s ? s : "");
+		free(s);
+		txn_fail(t, 5, r);
+		return;
+	}
+	if (t->nrcpts == t->rcap) {
+		size_t ncap = t->rcap ? t->rcap * 2 : 4;
+		if ((nr = reallocarray(t->rcpts, ncap, sizeof(*nr))) == NULL) {
+			free(s);
+			txn_fail(t, 4, "4.3.0 out of memory");
+			return;
+		}
+		t->rcpts = nr;
+		t->rcap = ncap;
+	}
+	t->rcpts[t->nrcpts++] = s;
+}
+
+static void
+txn_end(struct qlink *l, struct txn *t)
+{
+	LIST_REMOVE(t, entry);
+	l->ntxns--;
+}
+
+/* One frame from a client.  -1: protocol violation, close the link. */
+static int
+link_frame(struct qlink *l, const struct frame *f)
+{
+	struct txn *t;
+
+	if (f->type == QP_MAIL)
+		return txn_begin(l, f);
+	if ((t = txn_find(l, f->id)) == NULL)
+		return -1;
+	switch (f->type) {
+	case QP_RCPT:
+		txn_rcpt(t, f);
+		return 0;
+	case QP_CLIENT:
+		if (!l->trusted || t->client != NULL)
+			return -1;
+		if ((t->client = frame_str(f, 1024)) == NULL ||
+		    !qtext_valid(t->client, 1024))
+			return -1;
+		return 0;
+	case QP_DATA:
+		if (!t->fail)
+			store_data(t, f->data, f->len);
+		return 0;
+	case QP_COMMIT:
+		txn_end(l, t);
+		if (!t->fail && t->nrcpts == 0)
+			txn_fail(t, 5, "5.5.1 no valid recipients");
+		if (t->fail) {
+			link_reply(l, t->fail == 5 ? QP_PERMFAIL : QP_TEMPFAIL,
+			    t->id, t->reason);
+			txn_free(t);
+			return 0;
+		}
+		t->link = l;
+		store_commit(t);
+		return 0;
+	case QP_ABORT:
+		txn_end(l, t);
+		txn_free(t);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static void
+link_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qlink *l = arg;
+	struct frame f;
+	ssize_t n;
+	int r;
+
+	n = frame_fill(l->fd, &l->in);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == -1)
+			log_warn("queue client read");
+		link_close(l);
+		return;
+	}
+	link_arm_idle(l);
+	while ((r = frame_peek(&l->in, &f)) == 1) {
+		if (link_frame(l, &f) == -1) {
+			log_warnx("queue client uid %lld broke the protocol "
+			    "(frame type %u); closing", l->uid, f.type);
+			link_close(l);
+			return;
+		}
+		frame_consume(&l->in, &f);
+	}
+	if (r == -1) {
+		log_warnx("queue client uid %lld sent a bad frame; closing",
+		    l->uid);
+		link_close(l);
+	}
+}
+
+void
+link_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	int fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept on queue socket");
+		return;
+	}
+	link_new(fd, 0);
+}
+
+/* kurird hands over trusted links (kurir-smtpd's end stays with it) */
+void
+link_control_cb(evutil_socket_t cfd, short what, void *arg)
+{
+	struct buf in;
+	struct frame f;
+	int r;
+
+	buf_init(&in, FRAME_HDR + FRAME_MAX);
+	r = frame_read(cfd, &in, &f);
+	if (r == 1 && f.type == QP_NEWLINK && f.fd >= 0)
+		link_new(f.fd, 1);
+	else if (r == 1) {
+		if (f.fd >= 0)
+			close(f.fd);
+		log_warnx("unexpected control frame %u", f.type);
+	} else {
+		/* kurird is gone: finish what is committed and stop */
+		log_info("control channel closed; stopping");
+		event_del((struct event *)arg);
+		Q.stopping = 1;
+		event_active(Q.ev_commit, 0, 0);
+	}
+	buf_free(&in);
+}

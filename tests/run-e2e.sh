@@ -1,0 +1,18 @@
+#!/bin/sh
+# run-e2e.sh - run the end-to-end tests (tests/e2e/test_*.py) against the
+# programs in BUILD; one summary line.  usage: tests/run-e2e.sh BUILD
+build=${1:-build}
+KURIR_BUILD=$(cd "$build" && pwd)
+export KURIR_BUILD
+cd tests/e2e || exit 1
+pass=0 fail=0 failed=
+for t in test_*.py; do
+	echo "== $t"
+	if timeout 1200 python3 -m unittest -v "${t%.py}" 2>&1; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1)); failed="$failed $t"
+	fi
+done
+echo "e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ] || { echo "failed:$failed"; exit 1; }

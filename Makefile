@@ -129,3 +129,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# keep objects of test programs between runs
+.SECONDARY:

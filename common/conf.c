@@ -8,8 +8,8 @@
  * defaults, conf_free and conf_print all walk that table, so a new key is
  * one line there plus one field in struct conf.
  *
- * Also here: the line reader and error formatter the table loaders
- * (table.c) share, so that every kurir file follows the same line rules.
+ * The line reader, error formatter and value parsers it shares with the
+ * table loaders live in confread.c.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -118,6 +118,11 @@ static const struct conf_key conf_keys[] = {
   "account of kurir-remote when started as root" },
 { "pop3_user", CT_USER, CF_OPTIONAL, F(pop3_user), 0, "", 0, 0,
   "account of the pre-auth kurir-pop3d when started as root" },
+{ "auth_user", CT_USER, CF_OPTIONAL, F(auth_user), 0, "", 0, 0,
+  "account of kurir-auth (checks passwords and mailboxes) when started as root" },
+{ "smtp_greet_pause", CT_DURATION, 0, F(smtp_greet_pause), 0, "1s", 0, 60,
+  "wait this long before the greeting to clients outside relay_clients; one "
+  "that talks first is refused (0: off)" },
 { "smtp_command_timeout", CT_DURATION, 0, F(smtp_command_timeout), 0,
   "300s", 1, DMAX, "wait this long for an SMTP command (RFC 5321 4.5.3.2)" },
 { "smtp_data_timeout", CT_DURATION, 0, F(smtp_data_timeout), 0, "600s", 1,
@@ -160,214 +165,6 @@ static const void *
 conf_cfield(const struct conf *c, size_t off)
 {
 	return (const char *)c + off;
-}
-
-/* ---- shared helpers ---------------------------------------------------- */
-
-int
-conf_error(char *err, size_t errlen, const char *name, unsigned long line,
-    const char *fmt, ...)
-{
-	va_list ap;
-	size_t i;
-	int n;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	if (line > 0)
-		n = snprintf(err, errlen, "%s:%lu: ", name ? name : "?", line);
-	else
-		n = snprintf(err, errlen, "%s: ", name ? name : "?");
-	if (n >= 0 && (size_t)n < errlen) {
-		va_start(ap, fmt);
-		(void)vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	for (i = 0; err[i] != '\0'; i++)
-		if ((unsigned char)err[i] < 0x20 || (unsigned char)err[i] > 0x7e)
-			err[i] = '?';
-	return -1;
-}
-
-int
-conf_read_file(const char *path, size_t max, struct buf *b)
-{
-	char chunk[8192];
-	ssize_t r;
-	int fd, saved;
-
-	buf_init(b, max);
-	/* O_NONBLOCK: a FIFO put where a file belongs must not hang us;
-	 * /dev/null stays usable as an empty table */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
-		return -1;
-	for (;;) {
-		r = read(fd, chunk, sizeof(chunk));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (buf_add(b, chunk, (size_t)r) == -1) {
-			if (errno == EMSGSIZE)
-				errno = EFBIG;
-			r = -1;
-			break;
-		}
-	}
-	saved = errno;
-	(void)close(fd);
-	if (r == -1) {
-		buf_free(b);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
-void
-conf_reader_init(struct conf_reader *r, const char *name, const char *data,
-    size_t len)
-{
-	r->name = name;
-	r->p = data;
-	r->end = data ? data + len : data;
-	r->line = 0;
-}
-
-int
-conf_reader_next(struct conf_reader *r, char *line, size_t linelen,
-    char *err, size_t errlen)
-{
-	const char *nl, *s;
-	size_t len;
-
-	if (linelen <= CONF_LINE_MAX)
-		return conf_error(err, errlen, r->name, r->line,
-		    "internal error: line buffer too small");
-	while (r->p != NULL && r->p < r->end) {
-		r->line++;
-		nl = memchr(r->p, '\n', (size_t)(r->end - r->p));
-		len = nl ? (size_t)(nl - r->p) : (size_t)(r->end - r->p);
-		s = r->p;
-		r->p = nl ? nl + 1 : r->end;
-		if (len > 0 && s[len - 1] == '\r')
-			len--;
-		if (len > CONF_LINE_MAX)
-			return conf_error(err, errlen, r->name, r->line,
-			    "line longer than %d bytes", CONF_LINE_MAX);
-		if (memchr(s, '\0', len) != NULL)
-			return conf_error(err, errlen, r->name, r->line,
-			    "NUL byte in line");
-		while (len > 0 && (*s == ' ' || *s == '\t')) {
-			s++;
-			len--;
-		}
-		while (len > 0 && isspace((unsigned char)s[len - 1]))
-			len--;
-		if (len == 0 || *s == '#')
-			continue;
-		memcpy(line, s, len);
-		line[len] = '\0';
-		return 1;
-	}
-	return 0;
-}
-
-/* ---- value parsers ----------------------------------------------------- */
-
-/* Leading digits of s as a number 0..LLONG_MAX; *end after them. */
-static int
-conf_parse_digits(const char *s, long long *n, const char **end)
-{
-	char digits[24];
-	const char *errstr;
-	size_t len = 0;
-
-	while (s[len] >= '0' && s[len] <= '9')
-		len++;
-	if (len == 0 || len >= sizeof(digits))
-		return -1;
-	memcpy(digits, s, len);
-	digits[len] = '\0';
-	*n = strtonum(digits, 0, LLONG_MAX, &errstr);
-	if (errstr != NULL)
-		return -1;
-	*end = s + len;
-	return 0;
-}
-
-int
-conf_parse_duration(const char *s, long long *secs)
-{
-	long long n, mult = 1;
-	const char *end;
-
-	if (s == NULL || conf_parse_digits(s, &n, &end) == -1)
-		goto bad;
-	switch (*end) {
-	case '\0': case 's': case 'S': mult = 1; break;
-	case 'm': case 'M': mult = 60; break;
-	case 'h': case 'H': mult = 3600; break;
-	case 'd': case 'D': mult = 86400; break;
-	default: goto bad;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		goto bad;
-	if (n > LLONG_MAX / mult)
-		goto bad;
-	*secs = n * mult;
-	return 0;
-bad:
-	errno = EINVAL;
-	return -1;
-}
-
-int
-conf_parse_size(const char *s, uint64_t *bytes)
-{
-	long long n;
-	uint64_t mult = 1;
-	const char *end;
-
-	if (s == NULL || conf_parse_digits(s, &n, &end) == -1)
-		goto bad;
-	switch (*end) {
-	case '\0': mult = 1; break;
-	case 'k': case 'K': mult = 1024; break;
-	case 'm': case 'M': mult = 1024 * 1024; break;
-	case 'g': case 'G': mult = 1024 * 1024 * 1024; break;
-	default: goto bad;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		goto bad;
-	if ((uint64_t)n > UINT64_MAX / mult)
-		goto bad;
-	*bytes = (uint64_t)n * mult;
-	return 0;
-bad:
-	errno = EINVAL;
-	return -1;
-}
-
-int
-conf_parse_bool(const char *s, int *b)
-{
-	static const char *yes[] = { "yes", "true", "on", "1" };
-	static const char *no[] = { "no", "false", "off", "0" };
-	size_t i;
-
-	for (i = 0; s != NULL && i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*b = 1;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*b = 0;
-			return 0;
-		}
-	}
-	errno = EINVAL;
-	return -1;
 }
 
 /*

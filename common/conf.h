@@ -55,7 +55,8 @@ struct conf {
 	char		*dns_server;		/* NULL, or "ip:port" / "[ip6]:port"
 						 * (port 53 added if not written) */
 	struct conf_user smtpd_user, queue_user, mail_user, remote_user,
-			 pop3_user;
+			 pop3_user, auth_user;
+	long long	 smtp_greet_pause;	/* seconds; 0: off */
 	long long	 smtp_command_timeout;
 	long long	 smtp_data_timeout;
 	long long	 pop3_idle_timeout;
@@ -105,6 +106,8 @@ const char *conf_key_name(size_t i, const char **meaning);
 const char *conf_path(const char *arg);
 
 /* Parsers shared with the tables and tests; return 0 or -1. */
+/* leading decimal digits of s into *n (overflow-checked); *end after them */
+int	conf_parse_digits(const char *s, long long *n, const char **end);
 int	conf_parse_duration(const char *, long long *secs);
 int	conf_parse_size(const char *, uint64_t *bytes);
 int	conf_parse_bool(const char *, int *);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "fsutil.h"
 
 int
@@ -89,4 +90,28 @@ mkdir_parents(const char *path)
 		*p = '/';
 	}
 	return 0;
+}
+
+int
+read_fd_all(int fd, size_t max, struct buf *b)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (buf_reserve(b, 16384) == -1)
+			return -1;
+		n = read(fd, b->data + b->len, 16384);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		if (b->len > max) {
+			errno = EFBIG;
+			return -1;
+		}
+	}
 }

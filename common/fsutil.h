@@ -19,6 +19,9 @@ int	fsync_dir(const char *path);
 int	dir_ensure(const char *path, mode_t mode, uid_t uid, gid_t gid);
 /* Create the missing ancestors of path (not path itself), mode 0755. */
 int	mkdir_parents(const char *path);
+/* Read all of fd into b (at most max bytes; EFBIG beyond).  0 or -1. */
+struct buf;
+int	read_fd_all(int fd, size_t max, struct buf *b);
 /* The directory this program's executable lives in (for its siblings). */
 int	self_dir(char *out, size_t outlen);
 

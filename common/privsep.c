@@ -13,9 +13,11 @@
 
 static const char *role_keys[ROLE_NROLES] = {
 	"smtpd_user", "queue_user", "mail_user", "remote_user", "pop3_user",
+	"auth_user",
 };
 static const char *role_defaults[ROLE_NROLES] = {
 	"kurir-smtpd", "kurir-queue", "kurir-mail", "kurir-remote", "kurir-pop3",
+	"kurir-auth",
 };
 
 static const struct conf_user *
@@ -26,7 +28,8 @@ role_user(const struct conf *c, enum role r)
 	case ROLE_QUEUE:	return &c->queue_user;
 	case ROLE_MAIL:		return &c->mail_user;
 	case ROLE_REMOTE:	return &c->remote_user;
-	default:		return &c->pop3_user;
+	case ROLE_POP3:		return &c->pop3_user;
+	default:		return &c->auth_user;
 	}
 }
 

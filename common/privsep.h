@@ -13,10 +13,12 @@
 
 #include "conf.h"
 
-enum role { ROLE_SMTPD, ROLE_QUEUE, ROLE_MAIL, ROLE_REMOTE, ROLE_POP3, ROLE_NROLES };
+enum role { ROLE_SMTPD, ROLE_QUEUE, ROLE_MAIL, ROLE_REMOTE, ROLE_POP3,
+    ROLE_AUTH, ROLE_NROLES };
 
 /* The account spec of a role: the config's *_user value, or the default
- * name (kurir-smtpd, kurir-queue, kurir-mail, kurir-remote, kurir-pop3). */
+ * name (kurir-smtpd, kurir-queue, kurir-mail, kurir-remote, kurir-pop3,
+ * kurir-auth). */
 const char *priv_role_spec(const struct conf *, enum role);
 const char *priv_role_key(enum role);	/* "smtpd_user" ... */
 /* uid/gid of a role; 0 or -1 with err */

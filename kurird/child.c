@@ -18,7 +18,7 @@
 #include "kurird.h"
 #include "log.h"
 
-static struct child *all_children[] = { &D.queue };
+static struct child *all_children[] = { &D.queue, &D.auth, &D.smtpd };
 #define NCHILDREN (sizeof(all_children) / sizeof(all_children[0]))
 
 static void
@@ -84,8 +84,10 @@ child_start(struct child *c)
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	c->pid = pid;
-	gettimeofday(&c->started, NULL);
+	gettimeofday(&c->started_at, NULL);
 	log_info("started %s (pid %ld)", c->name, (long)pid);
+	if (c->started)
+		c->started();
 	return 0;
 }
 
@@ -107,7 +109,7 @@ child_reaped(struct child *c, int status)
 		return;
 	gettimeofday(&now, NULL);
 	/* a child that ran a while gets a quick restart; a crash loop slows */
-	if (status != -1 && now.tv_sec - c->started.tv_sec >= STABLE_SECS)
+	if (status != -1 && now.tv_sec - c->started_at.tv_sec >= STABLE_SECS)
 		c->backoff_ms = BACKOFF_MIN_MS;
 	else if (c->backoff_ms < BACKOFF_MIN_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;
@@ -130,6 +132,12 @@ child_signal_all(int sig)
 	for (i = 0; i < NCHILDREN; i++)
 		if (all_children[i]->pid > 0)
 			kill(all_children[i]->pid, sig);
+}
+
+int
+child_running(const struct child *c)
+{
+	return c->pid > 0;
 }
 
 int

@@ -1,9 +1,11 @@
 /*
- * kurird.h - the supervisor: its children and their fds.
+ * kurird.h - the supervisor: its children, their links and listeners.
  *
- * kurird runs as root (or as the development user), binds the sockets,
- * starts each service with the fds it needs, restarts one that dies
- * (with backoff), and never reads network input itself.
+ * kurird runs as root (or as the development user).  It binds every
+ * socket, makes every link between two services (socketpairs) and hands
+ * the descriptors to the services over their control channels; it starts
+ * each service, restarts one that dies (with backoff), and never reads
+ * network input itself.
  */
 #ifndef KURIR_KURIRD_H
 #define KURIR_KURIRD_H
@@ -14,20 +16,28 @@
 
 #include "conf.h"
 
-#define CHILD_MAXFDS	8
+#define CHILD_MAXFDS	4
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	10000
 #define STABLE_SECS	10	/* ran this long: the next crash restarts fast */
+#define LISTEN_MAX	16
 
 struct child {
 	const char	*name;		/* program name, e.g. "kurir-queue" */
 	pid_t		 pid;		/* 0 when not running */
+	int		 ctl;		/* our end of its control channel */
 	int		 fds[CHILD_MAXFDS];	/* given as fd 3, 4, ... */
 	int		 nfds;
 	const char	*fdflags[CHILD_MAXFDS];	/* option naming each fd */
+	void		(*started)(void);	/* send its descriptors */
 	int		 backoff_ms;
-	struct timeval	 started;
+	struct timeval	 started_at;
 	struct event	*ev_restart;
+};
+
+struct listener {
+	int		 fd;
+	const char	*kind;		/* "smtp", "submission", "pop3" */
 };
 
 struct kurird {
@@ -36,17 +46,27 @@ struct kurird {
 	int		 debug;
 	char		 bindir[4096];
 	struct event_base *base;
-	struct child	 queue;
-	int		 queue_ctl;	/* our end of kurir-queue's control channel */
+	struct child	 queue, auth, smtpd;
+	struct listener	 listeners[LISTEN_MAX];
+	int		 nlisteners;
 	int		 stopping;
 	struct event	*ev_stop_timeout;
 };
 
 extern struct kurird D;
 
+/* child.c */
 int	child_start(struct child *);
 void	child_reaped(struct child *, int status);
 void	child_signal_all(int sig);
 int	children_running(void);
+int	child_running(const struct child *);
+
+/* wire.c */
+int	wire_listen(void);
+void	wire_queue_started(void);
+void	wire_auth_started(void);
+void	wire_smtpd_started(void);
+void	wire_reload(void);
 
 #endif

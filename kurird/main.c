@@ -28,6 +28,22 @@
 
 struct kurird D;
 
+/* A service with a control channel; its end is always fd 3 (-c 3). */
+static void
+child_init(struct child *c, const char *name, void (*started)(void))
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		fatal("socketpair");
+	c->name = name;
+	c->ctl = sp[0];
+	c->fds[0] = sp[1];
+	c->fdflags[0] = "-c";
+	c->nfds = 1;
+	c->started = started;
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -84,7 +100,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		conf_free(&D.conf);
 		D.conf = nc;
 		log_info("reloading");
-		child_signal_all(SIGHUP);
+		wire_reload();
 		break;
 	default:
 		if (D.stopping)
@@ -104,7 +120,7 @@ main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
 	char err[1024];
-	int ch, sp[2];
+	int ch;
 	size_t i;
 	struct event *ev;
 
@@ -137,17 +153,19 @@ main(int argc, char *argv[])
 		    event_add(ev, NULL) == -1)
 			fatalx("signal setup");
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
-		fatal("socketpair");
-	D.queue_ctl = sp[0];
-	D.queue.name = "kurir-queue";
-	D.queue.fds[0] = bind_queue_socket();
-	D.queue.fdflags[0] = "-l";
-	D.queue.fds[1] = sp[1];
-	D.queue.fdflags[1] = "-c";
+	if (wire_listen() == -1)
+		fatalx("cannot bind the listen addresses");
+	child_init(&D.queue, "kurir-queue", wire_queue_started);
+	D.queue.fds[1] = bind_queue_socket();
+	D.queue.fdflags[1] = "-l";
 	D.queue.nfds = 2;
-	if (child_start(&D.queue) == -1)
-		fatalx("cannot start kurir-queue");
+	child_init(&D.auth, "kurir-auth", wire_auth_started);
+	if (D.nlisteners > 0)
+		child_init(&D.smtpd, "kurir-smtpd", wire_smtpd_started);
+	/* the queue first, so mail has somewhere to go */
+	if (child_start(&D.queue) == -1 || child_start(&D.auth) == -1 ||
+	    (D.smtpd.name != NULL && child_start(&D.smtpd) == -1))
+		fatalx("cannot start the services");
 
 	log_info("kurir running (%s)", D.conf_path);
 	event_base_dispatch(D.base);

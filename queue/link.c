@@ -257,6 +257,52 @@ txn_rcpt(struct txn *t, const struct frame *f)
 	t->rcpts[t->nrcpts++] = s;
 }
 
+/*
+ * QP_CLIENT from kurir-smtpd: "key=value\n" lines (helo, addr, proto,
+ * tls, auth).  Each value must fit its field and be printable; they end
+ * up in the Received field and the envelope.
+ */
+static int
+txn_client(struct txn *t, const struct frame *f)
+{
+	struct { const char *key; char *dst; size_t size; } keys[] = {
+		{ "helo", t->smtp.helo, sizeof(t->smtp.helo) },
+		{ "addr", t->smtp.addr, sizeof(t->smtp.addr) },
+		{ "proto", t->smtp.proto, sizeof(t->smtp.proto) },
+		{ "tls", t->smtp.tls, sizeof(t->smtp.tls) },
+		{ "auth", t->smtp.auth, sizeof(t->smtp.auth) },
+	};
+	char *info, *line, *next, *eq, buf[1400];
+	size_t i;
+
+	if ((info = frame_str(f, 1024)) == NULL)
+		return -1;
+	for (line = info; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((eq = strchr(line, '=')) == NULL)
+			goto bad;
+		*eq++ = '\0';
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(line, keys[i].key) == 0)
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0]) ||
+		    !qtext_valid(eq, keys[i].size - 1))
+			goto bad;
+		strlcpy(keys[i].dst, eq, keys[i].size);
+	}
+	free(info);
+	snprintf(buf, sizeof(buf), "smtp [%s] helo=%s proto=%s%s%s",
+	    t->smtp.addr, t->smtp.helo, t->smtp.proto,
+	    t->smtp.auth[0] ? " auth=" : "", t->smtp.auth);
+	if ((t->client = strdup(buf)) == NULL)
+		return -1;
+	return 0;
+bad:
+	free(info);
+	return -1;
+}
+
 static void
 txn_end(struct qlink *l, struct txn *t)
 {
@@ -281,10 +327,7 @@ link_frame(struct qlink *l, const struct frame *f)
 	case QP_CLIENT:
 		if (!l->trusted || t->client != NULL)
 			return -1;
-		if ((t->client = frame_str(f, 1024)) == NULL ||
-		    !qtext_valid(t->client, 1024))
-			return -1;
-		return 0;
+		return txn_client(t, f);
 	case QP_DATA:
 		if (!t->fail)
 			store_data(t, f->data, f->len);

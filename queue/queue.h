@@ -34,7 +34,10 @@ struct txn {
 	char		*sender;
 	char		**rcpts;
 	size_t		 nrcpts, rcap;
-	char		*client;
+	char		*client;	/* envelope "client" record */
+	struct {			/* from QP_CLIENT, for Received */
+		char	 helo[256], addr[64], proto[16], tls[128], auth[65];
+	}		 smtp;
 	int		 fd;		/* tmp/<qid>, -1 until opened */
 	uint64_t	 size;		/* message bytes written */
 	uint64_t	 added;		/* of which our own Received field */

@@ -105,7 +105,11 @@ txn_tempfail(struct txn *t, const char *what)
 	}
 }
 
-/* The trace field for a local submission: who, by uid, not by claim. */
+/*
+ * The Received field (RFC 5321 4.4), written here for every message so
+ * it can carry the queue id.  For SMTP the facts come from kurir-smtpd
+ * (QP_CLIENT); for local submissions from the kernel (the peer's uid).
+ */
 static int
 store_received(struct txn *t, struct buf *b)
 {
@@ -115,9 +119,24 @@ store_received(struct txn *t, struct buf *b)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	return buf_printf(b, "Received: (from %s uid %lld)\n\tby %s (kurir) "
-	    "id %s;\n\t%s\n", t->link->user[0] ? t->link->user : "unknown",
-	    t->link->uid, Q.conf.hostname, t->qid, date);
+	if (!t->link->trusted)
+		return buf_printf(b, "Received: (from %s uid %lld)\n\tby %s "
+		    "(kurir) id %s%s%s%s;\n\t%s\n",
+		    t->link->user[0] ? t->link->user : "unknown", t->link->uid,
+		    Q.conf.hostname, t->qid, t->nrcpts == 1 ? "\n\tfor <" : "",
+		    t->nrcpts == 1 ? t->rcpts[0] : "",
+		    t->nrcpts == 1 ? ">" : "", date);
+	if (buf_printf(b, "Received: from %s ([%s])\n", t->smtp.helo,
+	    t->smtp.addr) == -1)
+		return -1;
+	if (t->smtp.tls[0] && buf_printf(b, "\t(using %s)\n", t->smtp.tls) == -1)
+		return -1;
+	if (t->smtp.auth[0] && buf_printf(b, "\t(authenticated sender)\n") == -1)
+		return -1;
+	return buf_printf(b, "\tby %s (kurir) with %s id %s%s%s%s;\n\t%s\n",
+	    Q.conf.hostname, t->smtp.proto, t->qid,
+	    t->nrcpts == 1 ? "\n\tfor <" : "", t->nrcpts == 1 ? t->rcpts[0] : "",
+	    t->nrcpts == 1 ? ">" : "", date);
 }
 
 static int
@@ -139,17 +158,19 @@ store_create(struct txn *t)
 	e.arrival = t->arrival;
 	e.uid = t->link->trusted ? -1 : t->link->uid;
 	if (t->link->trusted)
-		e.client = t->client;
+		e.client = t->client ? t->client : "smtp";
 	else {
 		snprintf(client, sizeof(client), "local uid %lld", t->link->uid);
 		e.client = client;
+		free(t->client);
+		t->client = strdup(client);	/* for the log line */
 	}
 	e.sender = t->sender;
 	e.rcpts = r;
 	e.nrcpts = t->nrcpts;
 	buf_init(&b, 0);
 	ok = qenv_format(&b, &e, &t->size_off) == 0 &&
-	    (t->link->trusted || store_received(t, &b) == 0);
+	    store_received(t, &b) == 0;
 	free(r);
 	if (!ok) {
 		buf_free(&b);
@@ -223,10 +244,9 @@ fail:
 static void
 store_log(const struct txn *t)
 {
-	log_info("%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu, %s%lld (queued)",
+	log_info("%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu, client=%s (queued)",
 	    t->qid, t->sender, t->size, t->nrcpts,
-	    t->link && t->link->trusted ? "via smtp, link " : "uid ",
-	    t->link && !t->link->trusted ? t->link->uid : (long long)t->id);
+	    t->client ? t->client : "local");
 }
 
 void

@@ -4,12 +4,16 @@ Each test gets a temporary directory with its own config, state_dir and
 mail_dir, starts the real programs from the build directory, and cleans
 up.  Only loopback addresses are used; every wait is bounded.
 """
+import atexit
 import json
 import os
 import pwd
+import re
+import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -37,10 +41,209 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
-class Host:
-    """A kurir instance in a temporary directory."""
+_tls_dir = None
 
-    def __init__(self, extra=None, users=None):
+
+def tls_cert():
+    """(cert, key): a self-signed certificate for mail.example.test, made
+    once per test run with the openssl command and removed at exit."""
+    global _tls_dir
+    if _tls_dir is None:
+        d = tempfile.mkdtemp(prefix="kurir-tls-")
+        os.chmod(d, 0o755)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-subj", "/CN=mail.example.test",
+                        "-days", "2", "-keyout", os.path.join(d, "key.pem"),
+                        "-out", os.path.join(d, "cert.pem")],
+                       check=True, capture_output=True, timeout=60)
+        atexit.register(shutil.rmtree, d, True)
+        _tls_dir = d
+    return os.path.join(_tls_dir, "cert.pem"), os.path.join(_tls_dir, "key.pem")
+
+
+def tls_client_context():
+    """An ssl context that accepts the test certificate (no verification)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Reply:
+    """One SMTP reply: code (int), lines (text after the code), text."""
+
+    def __init__(self, code, lines):
+        self.code = code
+        self.lines = lines
+        self.text = "\n".join(lines)
+
+    def __repr__(self):
+        return "Reply(%d, %r)" % (self.code, self.lines)
+
+
+class SMTPClient:
+    """A raw SMTP client for scripted (and malformed) dialogues.
+
+    Every read is bounded by timeout.  send() writes bytes exactly as
+    given; cmd() sends one line with CRLF and returns the Reply.
+    """
+
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, greet=True,
+                 source=None):
+        self.timeout = timeout
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
+        self.buf = b""
+        self.greeting = self.reply() if greet else None
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            raise EOFError("connection closed; unread: %r" % self.buf)
+        self.buf += chunk
+
+    def readline(self):
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > 100000:
+                raise AssertionError("reply line too long")
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.readline()
+            if len(line) < 3 or not line[:3].isdigit() or \
+                    line[3:4] not in ("", " ", "-"):
+                raise AssertionError("bad reply line %r" % line)
+            lines.append(line[4:])
+            if line[3:4] != "-":
+                return Reply(int(line[:3]), lines)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def pending(self, wait=0.3):
+        """True if a reply (or EOF) arrives within wait seconds."""
+        if self.buf:
+            return True
+        r, _, _ = select.select([self.sock], [], [], wait)
+        return bool(r)
+
+    def closed(self, timeout=None):
+        """True if the server closes the connection (after any data)."""
+        self.sock.settimeout(timeout or self.timeout)
+        try:
+            while True:
+                try:
+                    chunk = self.sock.recv(65536)
+                except ConnectionResetError:
+                    return True
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except socket.timeout:
+            return False
+        finally:
+            self.sock.settimeout(self.timeout)
+
+    def ehlo(self, name="client.example.test"):
+        r = self.cmd("EHLO " + name)
+        if r.code != 250:
+            raise AssertionError("EHLO: %r" % r)
+        return r
+
+    def starttls(self, ctx=None):
+        r = self.cmd("STARTTLS")
+        if r.code != 220:
+            raise AssertionError("STARTTLS: %r" % r)
+        if self.buf:
+            raise AssertionError("data after the 220 to STARTTLS: %r" % self.buf)
+        self.sock = (ctx or tls_client_context()).wrap_socket(
+            self.sock, server_hostname="mail.example.test")
+        return r
+
+    def expect(self, line, code, prefix=None):
+        """Send line, check the reply code (and text prefix); the Reply."""
+        r = self.cmd(line)
+        if r.code != code or (prefix and not r.lines[0].startswith(prefix)):
+            raise AssertionError("%r -> %r, expected %d %s" %
+                                 (line, r, code, prefix or ""))
+        return r
+
+    def mail_transaction(self, sender, rcpts, data):
+        """MAIL, RCPT..., DATA with data (bytes, already CRLF and stuffed,
+        without the final dot); returns the queue id."""
+        self.expect("MAIL FROM:<%s>" % sender, 250)
+        for r in rcpts:
+            self.expect("RCPT TO:<%s>" % r, 250)
+        self.expect("DATA", 354)
+        self.send(data + b".\r\n")
+        r = self.reply()
+        m = re.fullmatch(r"2\.0\.0 Ok: queued as ([0-9a-f]{16})", r.lines[0])
+        if r.code != 250 or not m:
+            raise AssertionError("end of DATA: %r" % r)
+        return m.group(1)
+
+
+def to_wire(text):
+    """Message text with LF (bytes or str) -> CRLF lines, dot-stuffed."""
+    if isinstance(text, str):
+        text = text.encode()
+    out = []
+    for line in text.split(b"\n")[:-1] if text.endswith(b"\n") else \
+            text.split(b"\n"):
+        if line.startswith(b"."):
+            line = b"." + line
+        out.append(line + b"\r\n")
+    return b"".join(out)
+
+
+def split_received(msg):
+    """(the first Received field, the rest) of a stored message (bytes)."""
+    if not msg.startswith(b"Received: "):
+        raise AssertionError("no Received field first: %r" % msg[:200])
+    lines = msg.split(b"\n")
+    n = 1
+    while n < len(lines) and lines[n][:1] in (b" ", b"\t"):
+        n += 1
+    return b"\n".join(lines[:n]) + b"\n", b"\n".join(lines[n:])
+
+
+class Host:
+    """A kurir instance in a temporary directory.
+
+    extra: config keys (override the defaults below); users: {name:
+    password} added with kurirctl user add; aliases: the aliases file's
+    text; submission: also listen for submission (host.submission_port);
+    tls: use the test certificate (tls_cert_file / tls_key_file).
+    """
+
+    def __init__(self, extra=None, users=None, aliases=None,
+                 submission=False, tls=False):
         self.dir = tempfile.mkdtemp(prefix="kurir-e2e-")
         # other users (the non-root test) must reach the socket
         os.chmod(self.dir, 0o755)
@@ -61,9 +264,15 @@ class Host:
             "smtp_listen": "127.0.0.1:%d" % self.smtp_port,
             "message_size_limit": "1m",
         }
+        self.submission_port = None
+        if submission:
+            self.submission_port = free_port()
+            keys["submission_listen"] = "127.0.0.1:%d" % self.submission_port
+        if tls:
+            keys["tls_cert_file"], keys["tls_key_file"] = tls_cert()
         if os.geteuid() == 0:
             # as root the separation is in force; use throwaway accounts
-            for role in ("smtpd", "queue", "mail", "remote", "pop3"):
+            for role in ("smtpd", "queue", "mail", "remote", "pop3", "auth"):
                 keys[role + "_user"] = "kurir-t" + role
         keys.update(extra or {})
         self.keys = keys
@@ -72,6 +281,9 @@ class Host:
                 f.write("%s = %s\n" % (k, v))
         for name in ("users", "aliases", "routes"):
             open(os.path.join(self.dir, name), "a").close()
+        if aliases:
+            with open(os.path.join(self.dir, "aliases"), "w") as f:
+                f.write(aliases)
         for u, pw in (users or {}).items():
             self.ctl("user", "add", u, input=pw + "\n")
 
@@ -138,6 +350,33 @@ class Host:
     def queue(self):
         return json.loads(self.ctl("queue", "--json").stdout)
 
+    def smtp(self, port=None, **kw):
+        """An SMTPClient connected to the SMTP (or given) port."""
+        return SMTPClient(port or self.smtp_port, **kw)
+
+    def wait_smtp(self, port=None, timeout=15):
+        """Wait until kurir-smtpd greets on the port (it may still be
+        starting); greets at once only for relay clients."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                with SMTPClient(port or self.smtp_port, timeout=5) as c:
+                    if c.greeting.code == 220:
+                        c.cmd("QUIT")
+                        return
+            except (OSError, EOFError, AssertionError):
+                pass
+            if time.monotonic() > end:
+                raise AssertionError("kurir-smtpd does not greet")
+            time.sleep(0.1)
+
+    def entry(self, qid):
+        """The queue entry (kurirctl queue --json) with this id."""
+        for e in self.queue():
+            if e["id"] == qid:
+                return e
+        raise AssertionError("%s not in the queue" % qid)
+
     def msg_path(self, qid):
         return os.path.join(self.state, "queue", "msg", qid)
 
@@ -189,7 +428,45 @@ class HostCase(unittest.TestCase):
     """A test case with a fresh Host per test."""
     host_extra = None
     host_users = None
+    host_aliases = None
+    host_submission = False
+    host_tls = False
 
     def setUp(self):
-        self.host = Host(self.host_extra, self.host_users)
+        self.host = Host(self.host_extra, self.host_users,
+                         aliases=self.host_aliases,
+                         submission=self.host_submission, tls=self.host_tls)
         self.addCleanup(self.host.cleanup)
+
+
+class SMTPHostCase(HostCase):
+    """A HostCase whose host is set up, started and greeting on SMTP."""
+
+    def setUp(self):
+        super().setUp()
+        self.host.setup()
+        self.host.start()
+        self.host.wait_smtp()
+        if self.host.submission_port:
+            self.host.wait_smtp(self.host.submission_port)
+
+    def client(self, port=None, **kw):
+        c = self.host.smtp(port, **kw)
+        self.addCleanup(c.close)
+        return c
+
+    def assertReply(self, r, code, prefix=None):
+        self.assertEqual(r.code, code, r)
+        if prefix is not None:
+            self.assertTrue(r.lines[0].startswith(prefix), r)
+
+    def assertQueueEmpty(self, settle=0.3):
+        time.sleep(settle)
+        self.assertEqual(self.host.queue(), [])
+        msgdir = os.path.join(self.host.state, "queue", "msg")
+        if os.path.isdir(msgdir):
+            self.assertEqual(os.listdir(msgdir), [])
+
+    def stored(self, qid):
+        """(Received field, the client's message) of a queued message."""
+        return split_received(self.host.message(qid))

@@ -1,0 +1,106 @@
+/*
+ * kurir-auth - checks passwords and knows which mailboxes exist.
+ *
+ * usage: kurir-auth [-d] [-f CONF] -c FD
+ *   -c FD  kurird's control channel (a UNIX socketpair end): the users
+ *          and aliases tables and the client links arrive on it as
+ *          descriptors (authproto.h)
+ *   -d     log to stderr
+ * Started by kurird.  As root it reads the config, then chroots to
+ * <state_dir>/empty and becomes the auth user (auth_user) before it reads
+ * a single frame, then enters its seccomp sandbox: it never opens a file
+ * after start-up.  It is the only process that holds the password hashes.
+ * SIGTERM/SIGINT: exit at once (answers still delayed are dropped; the
+ * clients treat a lost link as a temporary failure).  SIGHUP: ignored,
+ * kurird sends the tables again itself.  EOF on the control channel:
+ * kurird is gone, exit 0.
+ * Exit codes: 0 normal, EX_USAGE, EX_PROTOCOL (garbage from kurird),
+ * EX_SOFTWARE / EX_OSERR from fatalx / fatal at start-up.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "fsutil.h"
+#include "log.h"
+#include "privsep.h"
+#include "sandbox.h"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: kurir-auth [-d] [-f CONF] -c FD\n");
+	exit(EX_USAGE);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("stopping on signal %d", (int)sig);
+	auth_stop(0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conf conf;
+	struct event_base *base;
+	struct event *ev;
+	const char *path = NULL, *errstr;
+	char err[1024], root[4200];
+	int ch, debug = 0, cfd = -1;
+
+	while ((ch = getopt(argc, argv, "dc:f:")) != -1) {
+		switch (ch) {
+		case 'd': debug = 1; break;
+		case 'c':
+			cfd = (int)strtonum(optarg, 3, 1023, &errstr);
+			if (errstr)
+				usage();
+			break;
+		case 'f': path = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || cfd == -1)
+		usage();
+	log_init("kurir-auth", debug);
+	if (fcntl(cfd, F_GETFD) == -1)
+		fatal("control channel fd %d", cfd);
+	path = conf_path(path);
+	if (conf_load(&conf, path, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);	/* kurird re-sends the tables */
+	tzset();			/* log time stamps, before the chroot */
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (auth_setup(base, cfd) == -1)
+		fatal("control channel");
+	if ((ev = evsignal_new(base, SIGTERM, on_signal, NULL)) == NULL ||
+	    event_add(ev, NULL) == -1 ||
+	    (ev = evsignal_new(base, SIGINT, on_signal, NULL)) == NULL ||
+	    event_add(ev, NULL) == -1)
+		fatalx("signal events");
+
+	if (path_fmt(root, sizeof(root), "%s/empty", conf.state_dir) == -1)
+		fatalx("state_dir too long");
+	if (priv_drop(&conf, ROLE_AUTH, root, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	conf_free(&conf);		/* nothing in it is needed any more */
+	if (sandbox_enter(SANDBOX_AUTH) == -1)
+		log_warn("sandbox not entered");
+
+	log_info("ready");
+	event_base_dispatch(base);
+	auth_teardown();
+	log_info("stopped");
+	return A.exit_code;
+}

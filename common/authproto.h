@@ -1,0 +1,47 @@
+/*
+ * authproto.h - frames between kurir-auth and its clients (kurir-smtpd,
+ * later kurir-pop3d), and between kurird and kurir-auth.
+ *
+ * kurir-auth is the only program that reads users_file and aliases_file.
+ * It runs unprivileged and chrooted: kurird (root) opens the table files
+ * and passes the open descriptors over the control channel, at start and
+ * on every SIGHUP, so the hashes never pass through a network-facing
+ * process and kurir-auth needs no filesystem access at all.
+ *
+ * Client requests (frame id: a request number chosen by the client; the
+ * answer carries the same id):
+ *   AP_AUTH    payload "user\0password\0client-ip"   -> AP_OK ("user", the
+ *              canonical lower-case name) or AP_FAIL ("reason").  A failed
+ *              check is answered only after a delay (AUTH_FAIL_DELAY_MS),
+ *              and repeated failures from one client-ip add more.
+ *   AP_RCPT    payload "local-part" (canonical form from addr_parse) ->
+ *              AP_OK ("user" | "alias" | "postmaster") or AP_NOUSER, or
+ *              AP_FAIL ("tables not loaded") before the first tables
+ *              arrived: a temporary answer, never a false "no such user".
+ *              Case-insensitive, like all lookups.
+ * Control (kurird -> kurir-auth, each with a descriptor):
+ *   AP_CTL_USERS    the users_file, opened for reading (payload: its path,
+ *                   for messages); AP_CTL_ALIASES likewise
+ *   AP_CTL_LINK     a new client link (socket)
+ * A table that fails to load keeps the old one in use; the error goes to
+ * the log as "file:line: reason".
+ */
+#ifndef KURIR_AUTHPROTO_H
+#define KURIR_AUTHPROTO_H
+
+enum authproto_type {
+	AP_AUTH = 1,
+	AP_RCPT,
+	AP_OK = 10,
+	AP_FAIL,
+	AP_NOUSER,
+	AP_CTL_USERS = 20,
+	AP_CTL_ALIASES,
+	AP_CTL_LINK,
+};
+
+#define AUTH_FAIL_DELAY_MS	1000
+#define AUTH_USER_MAX		64
+#define AUTH_PASS_MAX		511	/* crypt(3) takes no more */
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * wire.c - kurird's descriptors: binding the listeners, opening the
+ * files that confined services may not open themselves, and linking
+ * services to each other with socketpairs passed over control channels.
+ * Runs as root; reads no network input (it only binds and passes fds).
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authproto.h"
+#include "ctlproto.h"
+#include "frame.h"
+#include "kurird.h"
+#include "log.h"
+#include "net.h"
+#include "qproto.h"
+
+/* a backlog that never drops a burst of connects (the kernel caps it) */
+#define LISTEN_BACKLOG	4096
+
+static int
+bind_one(const char *spec, const char *kind)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *why;
+	int fd, on = 1;
+
+	if (D.nlisteners >= LISTEN_MAX) {
+		log_warnx("too many listen addresses; %s ignored", spec);
+		return -1;
+	}
+	if (net_parse_hostport(spec, &ss, &len, &why) == -1) {
+		log_warnx("%s: %s", spec, why);
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		log_warn("%s %s", kind, spec);
+		close(fd);
+		return -1;
+	}
+	D.listeners[D.nlisteners].fd = fd;
+	D.listeners[D.nlisteners].kind = kind;
+	D.nlisteners++;
+	log_info("listening on %s (%s)", spec, kind);
+	return 0;
+}
+
+/* Bind smtp_listen and submission_listen; -1 if any fails. */
+int
+wire_listen(void)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < D.conf.smtp_listen.n; i++)
+		r |= bind_one(D.conf.smtp_listen.v[i], "smtp");
+	for (i = 0; i < D.conf.submission_listen.n; i++)
+		r |= bind_one(D.conf.submission_listen.v[i], "submission");
+	return r;
+}
+
+static void
+send_fd(struct child *c, uint16_t type, int fd, const char *text)
+{
+	if (frame_write_fd(c->ctl, type, 0, text, text ? strlen(text) : 0,
+	    fd) == -1)
+		log_warn("control channel to %s", c->name);
+}
+
+static void
+send_file(struct child *c, uint16_t type, const char *path)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		/* a missing table is an empty table; the child says so */
+		if (errno != ENOENT)
+			log_warn("%s", path);
+		if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+			return;
+	}
+	send_fd(c, type, fd, path);
+	close(fd);
+}
+
+/* Link two running services: one socketpair end to each. */
+static void
+link_pair(struct child *a, uint16_t atype, struct child *b, uint16_t btype)
+{
+	int sp[2];
+
+	if (!child_running(a) || !child_running(b))
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("socketpair");
+		return;
+	}
+	send_fd(a, atype, sp[0], NULL);
+	send_fd(b, btype, sp[1], NULL);
+	close(sp[0]);
+	close(sp[1]);
+}
+
+void
+wire_queue_started(void)
+{
+	link_pair(&D.queue, QP_NEWLINK, &D.smtpd, CTL_QUEUE);
+}
+
+static void
+auth_tables(void)
+{
+	send_file(&D.auth, AP_CTL_USERS, D.conf.users_file);
+	send_file(&D.auth, AP_CTL_ALIASES, D.conf.aliases_file);
+}
+
+void
+wire_auth_started(void)
+{
+	auth_tables();
+	link_pair(&D.auth, AP_CTL_LINK, &D.smtpd, CTL_AUTH);
+}
+
+static void
+smtpd_tls(void)
+{
+	if (D.conf.tls_cert_file == NULL || D.conf.tls_key_file == NULL)
+		return;
+	send_file(&D.smtpd, CTL_TLS_CERT, D.conf.tls_cert_file);
+	send_file(&D.smtpd, CTL_TLS_KEY, D.conf.tls_key_file);
+}
+
+void
+wire_smtpd_started(void)
+{
+	int i;
+
+	for (i = 0; i < D.nlisteners; i++)
+		if (strcmp(D.listeners[i].kind, "pop3") != 0)
+			send_fd(&D.smtpd, CTL_LISTEN, D.listeners[i].fd,
+			    D.listeners[i].kind);
+	link_pair(&D.queue, QP_NEWLINK, &D.smtpd, CTL_QUEUE);
+	link_pair(&D.auth, AP_CTL_LINK, &D.smtpd, CTL_AUTH);
+	smtpd_tls();
+	send_fd(&D.smtpd, CTL_GO, -1, NULL);
+}
+
+/* SIGHUP: every service gets the new config and tables. */
+void
+wire_reload(void)
+{
+	if (child_running(&D.auth))
+		auth_tables();
+	if (child_running(&D.smtpd)) {
+		send_file(&D.smtpd, CTL_CONFIG, D.conf_path);
+		smtpd_tls();
+	}
+	if (child_running(&D.queue))
+		kill(D.queue.pid, SIGHUP);
+}

@@ -1,0 +1,181 @@
+/*
+ * ctl.c - kurir-smtpd's control channel from kurird: listeners, links to
+ * kurir-queue and kurir-auth, TLS files, and config reloads arrive here
+ * as descriptors (see ctlproto.h).  kurir-smtpd never opens a file or a
+ * socket by itself.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctlproto.h"
+#include "frame.h"
+#include "fsutil.h"
+#include "log.h"
+#include "smtpd.h"
+
+#define TLS_FILE_MAX	(1024 * 1024)
+
+static int tls_certfd = -1, tls_keyfd = -1;
+
+static int
+tls_mem(int fd, struct buf *b)
+{
+	buf_init(b, TLS_FILE_MAX + 16384);
+	if (lseek(fd, 0, SEEK_SET) == -1 && errno != ESPIPE)
+		return -1;
+	return read_fd_all(fd, TLS_FILE_MAX, b);
+}
+
+/* Build a server TLS context from the two files kurird opened for us. */
+int
+ctl_tls_setup(int certfd, int keyfd)
+{
+	struct tls_config *cfg;
+	struct tls *srv;
+	struct buf cert, key;
+	int r = -1;
+
+	if (tls_mem(certfd, &cert) == -1 || tls_mem(keyfd, &key) == -1) {
+		log_warn("reading TLS certificate or key");
+		goto out;
+	}
+	if ((cfg = tls_config_new()) == NULL)
+		goto out;
+	if (tls_config_set_keypair_mem(cfg, (const uint8_t *)cert.data,
+	    cert.len, (const uint8_t *)key.data, key.len) == -1) {
+		log_warnx("TLS keypair: %s", tls_config_error(cfg));
+		tls_config_free(cfg);
+		goto out;
+	}
+	if ((srv = tls_server()) == NULL || tls_configure(srv, cfg) == -1) {
+		log_warnx("TLS server: %s", srv ? tls_error(srv) : "tls_server");
+		tls_config_free(cfg);
+		goto out;
+	}
+	/* sessions still hold connections of an older context: keep it */
+	S.tls_server = srv;
+	S.tls_cfg = cfg;
+	r = 0;
+out:
+	buf_free(&cert);
+	buf_free(&key);	/* wipes the key bytes */
+	return r;
+}
+
+static void
+ctl_config(int fd, const char *path)
+{
+	struct conf nc;
+	struct buf b;
+	char err[1024], dir[4096];
+
+	buf_init(&b, CONF_FILE_MAX + 16384);
+	strlcpy(dir, path, sizeof(dir));
+	if (read_fd_all(fd, CONF_FILE_MAX, &b) == -1)
+		log_warn("reload: reading %s", path);
+	else if (conf_load_mem(&nc, path, dirname(dir), b.data, b.len, err,
+	    sizeof(err)) == -1)
+		log_warnx("reload: %s (keeping the old config)", err);
+	else {
+		conf_free(&S.conf);
+		S.conf = nc;
+		log_info("config reloaded");
+	}
+	buf_free(&b);
+}
+
+/* one control frame; returns CTL_GO when the initial batch is done */
+static int
+ctl_frame(const struct frame *f)
+{
+	char text[4096];
+	size_t n = f->len < sizeof(text) - 1 ? f->len : sizeof(text) - 1;
+
+	memcpy(text, f->data, n);
+	text[n] = '\0';
+	switch (f->type) {
+	case CTL_LISTEN:
+		if (f->fd < 0 || S.nlisteners >= SMTP_LISTEN_MAX)
+			break;
+		S.listeners[S.nlisteners].fd = f->fd;
+		S.listeners[S.nlisteners].kind = strcmp(text, "submission") == 0 ?
+		    LISTEN_SUBMISSION : LISTEN_SMTP;
+		S.nlisteners++;
+		return 0;
+	case CTL_QUEUE:
+		if (f->fd >= 0)
+			peer_attach(&S.queue, f->fd);
+		return 0;
+	case CTL_AUTH:
+		if (f->fd >= 0)
+			peer_attach(&S.auth, f->fd);
+		return 0;
+	case CTL_TLS_CERT:
+		if (tls_certfd >= 0)
+			close(tls_certfd);
+		tls_certfd = f->fd;
+		return 0;
+	case CTL_TLS_KEY:
+		if (tls_keyfd >= 0)
+			close(tls_keyfd);
+		tls_keyfd = f->fd;
+		if (tls_certfd >= 0 && tls_keyfd >= 0) {
+			ctl_tls_setup(tls_certfd, tls_keyfd);
+			close(tls_certfd);
+			close(tls_keyfd);
+			tls_certfd = tls_keyfd = -1;
+		}
+		return 0;
+	case CTL_CONFIG:
+		if (f->fd >= 0) {
+			ctl_config(f->fd, text);
+			close(f->fd);
+		}
+		return 0;
+	case CTL_GO:
+		return CTL_GO;
+	default:
+		break;
+	}
+	log_warnx("unexpected control frame %u", f->type);
+	if (f->fd >= 0)
+		close(f->fd);
+	return 0;
+}
+
+/* Before the event loop: take descriptors until kurird says go. */
+void
+ctl_read_initial(void)
+{
+	struct buf in;
+	struct frame f;
+	int r;
+
+	buf_init(&in, FRAME_HDR + FRAME_MAX);
+	for (;;) {
+		if ((r = frame_read(S.ctl_fd, &in, &f)) != 1)
+			fatalx("control channel closed during start-up");
+		if (ctl_frame(&f) == CTL_GO)
+			break;
+	}
+	buf_free(&in);
+}
+
+void
+ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct buf in;
+	struct frame f;
+
+	buf_init(&in, FRAME_HDR + FRAME_MAX);
+	if (frame_read(S.ctl_fd, &in, &f) != 1) {
+		log_info("kurird is gone; stopping");
+		event_del(S.ev_ctl);
+		smtpd_stop();
+	} else
+		ctl_frame(&f);
+	buf_free(&in);
+}

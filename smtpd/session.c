@@ -1,0 +1,571 @@
+/*
+ * session.c - kurir-smtpd's sessions: accept, limits, I/O (plain or TLS),
+ * timeouts, and splitting input into commands or message data.
+ *
+ * Runs as the smtpd user, chrooted and sandboxed.  All input is bounded:
+ * command lines by SMTP_LINE_MAX, message text by the DATA decoder, and
+ * the input buffer itself by a cap; output is buffered and flushed when
+ * the input is exhausted (RFC 2920 pipelining) or a reply must wait.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "smtpd.h"
+
+#define SESSION_IN_MAX	(256 * 1024)	/* read no further ahead than this */
+#define SESSION_OUT_MAX	(64 * 1024)	/* replies a client has not read yet */
+
+static void session_read_cb(evutil_socket_t, short, void *);
+static void session_write_cb(evutil_socket_t, short, void *);
+static void session_timer_cb(evutil_socket_t, short, void *);
+static void session_process(struct session *);
+
+/*
+ * Read only while there is room: a client that pipelines without reading
+ * our replies, or far ahead of an answer we wait for, is simply not read
+ * until it catches up (level-triggered events would spin otherwise).
+ */
+static void
+session_want_read(struct session *s)
+{
+	int want = s->out.len < SESSION_OUT_MAX && s->in.len < SESSION_IN_MAX;
+
+	if (want == s->reading)
+		return;
+	s->reading = want;
+	if (want)
+		event_add(s->ev_read, NULL);
+	else
+		event_del(s->ev_read);
+}
+
+struct session *
+session_find(uint32_t id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &S.sessions, entry)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static unsigned
+sessions_from(const char *ip)
+{
+	struct session *s;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(s, &S.sessions, entry)
+		if (strcmp(s->ip, ip) == 0)
+			n++;
+	return n;
+}
+
+/* refuse before any session state exists: one write, then close */
+static void
+refuse(int fd, const char *msg)
+{
+	ssize_t r = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	(void)r;
+	close(fd);
+}
+
+void
+smtpd_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct smtpd_listener *l = arg;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct session *s;
+	char ip[64];
+	int fd;
+
+	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept");
+		return;
+	}
+	if (S.stopping) {
+		refuse(fd, "421 4.3.2 Service shutting down\r\n");
+		return;
+	}
+	net_addr_text((struct sockaddr *)&ss, ip, sizeof(ip));
+	if (S.nsessions >= S.conf.smtp_max_sessions) {
+		log_warnx("refused [%s]: %u sessions (smtp_max_sessions)", ip,
+		    S.nsessions);
+		refuse(fd, "421 4.7.0 Too many connections, try again later\r\n");
+		return;
+	}
+	if (sessions_from(ip) >= S.conf.smtp_max_sessions_per_ip) {
+		log_warnx("refused [%s]: too many sessions from it "
+		    "(smtp_max_sessions_per_ip)", ip);
+		refuse(fd, "421 4.7.0 Too many connections from your address\r\n");
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		refuse(fd, "421 4.3.0 Out of memory\r\n");
+		return;
+	}
+	s->id = ++S.next_id ? S.next_id : ++S.next_id;
+	s->fd = fd;
+	s->kind = l->kind;
+	s->peer = ss;
+	strlcpy(s->ip, ip, sizeof(s->ip));
+	s->loopback = net_is_loopback((struct sockaddr *)&ss);
+	s->relay_client = net_cidr_match(S.conf.relay_clients,
+	    S.conf.n_relay_clients, (struct sockaddr *)&ss);
+	buf_init(&s->in, SESSION_IN_MAX + SMTP_CHUNK);
+	buf_init(&s->out, 2 * SESSION_OUT_MAX);
+	buf_init(&s->chunk, 2 * SMTP_CHUNK);
+	s->ev_read = event_new(S.base, fd, EV_READ | EV_PERSIST,
+	    session_read_cb, s);
+	s->ev_write = event_new(S.base, fd, EV_WRITE, session_write_cb, s);
+	s->ev_timer = evtimer_new(S.base, session_timer_cb, s);
+	TAILQ_INSERT_TAIL(&S.sessions, s, entry);
+	S.nsessions++;
+	if (s->ev_read == NULL || s->ev_write == NULL || s->ev_timer == NULL) {
+		session_close(s, "out of memory");
+		return;
+	}
+	log_info("connect from [%s]%s", ip,
+	    l->kind == LISTEN_SUBMISSION ? " (submission)" : "");
+	event_add(s->ev_read, NULL);
+	s->reading = 1;
+	if (!s->relay_client && S.conf.smtp_greet_pause > 0) {
+		/* talkers before the greeting are bots: see session_process */
+		struct timeval tv = { S.conf.smtp_greet_pause, 0 };
+		s->state = S_GREET_PAUSE;
+		evtimer_add(s->ev_timer, &tv);
+	} else
+		cmd_greet(s);
+}
+
+void
+session_arm_timer(struct session *s)
+{
+	struct timeval tv = { 0, 0 };
+
+	tv.tv_sec = (s->state == S_DATA || s->state == S_BDAT) ?
+	    S.conf.smtp_data_timeout : S.conf.smtp_command_timeout;
+	evtimer_add(s->ev_timer, &tv);
+}
+
+static void
+session_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == S_GREET_PAUSE) {
+		cmd_greet(s);
+		return;
+	}
+	if (s->awaiting) {
+		/* our own peer is slow; keep the client's clock from running */
+		session_arm_timer(s);
+		return;
+	}
+	session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+	    S.conf.hostname);
+	session_close(s, "timeout");
+}
+
+void
+session_reset_txn(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		free(s->rcpts[i]);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = 0;
+	s->has_mail = 0;
+	s->sender[0] = '\0';
+	s->smtputf8 = s->body8 = 0;
+	s->declared_size = 0;
+	s->msg_bytes = 0;
+	s->msg_error = ME_NONE;
+	s->bdat_used = 0;
+	s->bdat_left = 0;
+	s->bdat_last = 0;
+	s->cr_pending = 0;
+	buf_reset(&s->chunk);
+	/* a transaction open at the queue is abandoned: nothing was promised */
+	data_abort(s);
+}
+
+void
+session_close(struct session *s, const char *why)
+{
+	session_flush(s);
+	log_info("disconnect from [%s] ehlo=%d mail=%u rcpt=%u data=%u "
+	    "quit=%u%s%s", s->ip, s->helo[0] != '\0', s->n_mail, s->n_rcpt,
+	    s->n_data, s->n_quit, why ? " " : "", why ? why : "");
+	session_reset_txn(s);
+	if (s->tls) {
+		tls_close(s->tls);	/* best effort close_notify; no waiting */
+		tls_free(s->tls);
+	}
+	if (s->ev_read)
+		event_free(s->ev_read);
+	if (s->ev_write)
+		event_free(s->ev_write);
+	if (s->ev_timer)
+		event_free(s->ev_timer);
+	close(s->fd);
+	explicit_bzero(s->in.data, s->in.cap);	/* may hold AUTH secrets */
+	buf_free(&s->in);
+	buf_free(&s->out);
+	buf_free(&s->chunk);
+	TAILQ_REMOVE(&S.sessions, s, entry);
+	S.nsessions--;
+	free(s);
+	if (S.stopping && S.nsessions == 0)
+		event_base_loopexit(S.base, NULL);
+}
+
+static void
+session_vreply(struct session *s, const char *fmt, va_list ap)
+{
+	if (buf_vprintf(&s->out, fmt, ap) == -1 || buf_add(&s->out, "\r\n", 2))
+		log_warn("reply to [%s]", s->ip);
+}
+
+void
+session_reply(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vreply(s, fmt, ap);
+	va_end(ap);
+}
+
+/* A reply that counts as a client error (smtp_max_errors). */
+void
+session_error(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vreply(s, fmt, ap);
+	va_end(ap);
+	if (++s->errors >= S.conf.smtp_max_errors && s->state != S_CLOSING) {
+		session_reply(s, "421 4.7.0 %s Error: too many errors",
+		    S.conf.hostname);
+		s->state = S_CLOSING;
+	}
+}
+
+/* Write what we can; -1 if the session had to be closed. */
+static int
+session_write_some(struct session *s)
+{
+	ssize_t n;
+
+	while (s->out.len > 0) {
+		if (s->tls) {
+			n = tls_write(s->tls, s->out.data, s->out.len);
+			if (n == TLS_WANT_POLLOUT || n == TLS_WANT_POLLIN) {
+				s->want_write = 1;
+				event_add(s->ev_write, NULL);
+				return 0;
+			}
+		} else {
+			n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+				event_add(s->ev_write, NULL);
+				return 0;
+			}
+		}
+		if (n <= 0) {
+			s->out.len = 0;
+			return -1;
+		}
+		buf_drain(&s->out, (size_t)n);
+	}
+	s->want_write = 0;
+	return 0;
+}
+
+void
+session_flush(struct session *s)
+{
+	session_write_some(s);
+}
+
+static void
+session_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == S_TLS) {
+		session_start_tls(s);
+		return;
+	}
+	if (session_write_some(s) == -1) {
+		session_close(s, "write error");
+		return;
+	}
+	if (s->out.len == 0 && s->state == S_CLOSING) {
+		session_close(s, NULL);
+		return;
+	}
+	/* room again: go on with input that waited for it */
+	if (s->out.len < SESSION_OUT_MAX && s->in.len > 0 && !s->awaiting) {
+		session_process(s);
+		session_write_some(s);
+		if (s->state == S_CLOSING && s->out.len == 0) {
+			session_close(s, NULL);
+			return;
+		}
+	}
+	session_want_read(s);
+}
+
+/* One complete command line (CRLF or LF removed). */
+static void
+session_line(struct session *s, const char *line, size_t len)
+{
+	if (s->state == S_AUTH)
+		cmd_auth_line(s, line, len);
+	else
+		cmd_line(s, line, len);
+}
+
+/*
+ * Take complete lines (or message data) out of the input buffer until it
+ * runs dry, a reply has to wait for a peer, or the state stops reading.
+ */
+static void
+session_process(struct session *s)
+{
+	char *lf;
+	size_t used, len, max;
+
+	while (s->in.len > 0 && !s->awaiting && s->state != S_CLOSING &&
+	    s->state != S_TLS && s->out.len < SESSION_OUT_MAX) {
+		if (s->state == S_GREET_PAUSE) {
+			log_warnx("[%s] talked before the greeting; refused", s->ip);
+			session_reply(s, "554 5.5.0 %s Error: SMTP protocol "
+			    "violation: command sent before greeting",
+			    S.conf.hostname);
+			s->state = S_CLOSING;
+			break;
+		}
+		if (s->state == S_DATA) {
+			used = data_consume(s, s->in.data, s->in.len);
+			buf_drain(&s->in, used);
+			if (used == 0)
+				break;
+			continue;
+		}
+		if (s->state == S_BDAT) {
+			used = bdat_consume(s, s->in.data, s->in.len);
+			buf_drain(&s->in, used);
+			if (used == 0)
+				break;
+			continue;
+		}
+		if (s->discarding) {
+			/* the rest of an overlong line: drop up to its end */
+			if ((lf = memchr(s->in.data, '\n', s->in.len)) == NULL) {
+				buf_reset(&s->in);
+				break;
+			}
+			buf_drain(&s->in, (size_t)(lf - s->in.data) + 1);
+			s->discarding = 0;
+			continue;
+		}
+		max = SMTP_LINE_MAX;
+		if (s->state == S_AUTH || (s->in.len >= 5 &&
+		    strncasecmp(s->in.data, "AUTH ", 5) == 0))
+			max = SMTP_AUTH_LINE_MAX;
+		lf = memchr(s->in.data, '\n', s->in.len < max ? s->in.len : max);
+		if (lf == NULL) {
+			if (s->in.len < max)
+				break;		/* wait for the rest */
+			/* overlong: one error, then skip to the end of the line */
+			buf_drain(&s->in, max);
+			s->discarding = 1;
+			session_error(s, "500 5.5.2 Error: line too long");
+			continue;
+		}
+		len = (size_t)(lf - s->in.data);
+		used = len + 1;
+		if (len > 0 && s->in.data[len - 1] == '\r')
+			len--;
+		if (memchr(s->in.data, '\0', len) != NULL ||
+		    memchr(s->in.data, '\r', len) != NULL) {
+			buf_drain(&s->in, used);
+			session_error(s, "500 5.5.2 Error: NUL or bare CR in "
+			    "command");
+			continue;
+		}
+		session_line(s, s->in.data, len);
+		/* the handler may have closed or switched to TLS */
+		if (s->state == S_TLS)
+			return;
+		buf_drain(&s->in, used);
+	}
+}
+
+/* Continue after an answer from a peer arrived. */
+void
+session_resume(struct session *s)
+{
+	s->awaiting = 0;
+	session_process(s);
+	session_flush(s);
+	if (s->state == S_CLOSING && s->out.len == 0) {
+		session_close(s, NULL);
+		return;
+	}
+	session_want_read(s);
+}
+
+static ssize_t
+session_read_some(struct session *s)
+{
+	ssize_t n;
+
+	if (buf_reserve(&s->in, SMTP_CHUNK) == -1)
+		return -2;	/* over the cap: the client is not reading us */
+	if (s->tls) {
+		n = tls_read(s->tls, s->in.data + s->in.len, SMTP_CHUNK);
+		if (n == TLS_WANT_POLLIN)
+			return -3;
+		if (n == TLS_WANT_POLLOUT) {
+			event_add(s->ev_write, NULL);
+			return -3;
+		}
+	} else {
+		n = recv(s->fd, s->in.data + s->in.len, SMTP_CHUNK, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return -3;
+	}
+	if (n > 0)
+		s->in.len += (size_t)n;
+	return n;
+}
+
+static void
+session_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	ssize_t n;
+
+	if (s->state == S_TLS) {
+		session_start_tls(s);
+		return;
+	}
+	n = session_read_some(s);
+	if (n == -3)
+		return;
+	if (n == -2) {
+		session_close(s, "input buffer full");
+		return;
+	}
+	if (n <= 0) {
+		session_close(s, n == 0 ? "lost connection" : "read error");
+		return;
+	}
+	if (s->state != S_GREET_PAUSE)
+		session_arm_timer(s);
+	session_process(s);
+	if (session_write_some(s) == -1) {
+		session_close(s, "write error");
+		return;
+	}
+	if (s->state == S_CLOSING && s->out.len == 0) {
+		session_close(s, NULL);
+		return;
+	}
+	session_want_read(s);
+}
+
+/*
+ * STARTTLS (RFC 3207): after our 220 the connection is TLS.  Input the
+ * client pipelined after STARTTLS was sent in the clear: it is thrown
+ * away, never executed inside the TLS session.
+ */
+void
+session_start_tls(struct session *s)
+{
+	int r;
+
+	if (s->state != S_TLS) {
+		session_flush(s);
+		buf_reset(&s->in);
+		if (tls_accept_socket(S.tls_server, &s->tls, s->fd) == -1) {
+			log_warnx("[%s] tls_accept_socket: %s", s->ip,
+			    tls_error(S.tls_server));
+			session_close(s, "TLS setup failed");
+			return;
+		}
+		s->state = S_TLS;
+	}
+	r = tls_handshake(s->tls);
+	if (r == TLS_WANT_POLLIN) {
+		event_del(s->ev_write);
+		return;
+	}
+	if (r == TLS_WANT_POLLOUT) {
+		event_add(s->ev_write, NULL);
+		return;
+	}
+	if (r == -1) {
+		log_warnx("[%s] TLS handshake failed: %s", s->ip,
+		    tls_error(s->tls));
+		s->state = S_CLOSING;
+		s->out.len = 0;
+		session_close(s, "TLS handshake failed");
+		return;
+	}
+	log_info("[%s] TLS established: %s %s", s->ip,
+	    tls_conn_version(s->tls), tls_conn_cipher(s->tls));
+	/* RFC 3207 4.2: forget everything learned before TLS */
+	s->state = S_CMD;
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	session_reset_txn(s);
+	event_del(s->ev_write);
+	session_arm_timer(s);
+	/* OpenSSL reads record by record: any EHLO sent right after the
+	 * handshake is still in the socket and wakes the read event */
+}
+
+void
+smtpd_stop(void)
+{
+	struct session *s, *next;
+	int i;
+
+	S.stopping = 1;
+	for (i = 0; i < S.nlisteners; i++)
+		if (S.listeners[i].ev)
+			event_del(S.listeners[i].ev);
+	/* sessions not waiting on a commit are told and closed now */
+	for (s = TAILQ_FIRST(&S.sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->awaiting)
+			continue;
+		session_reply(s, "421 4.3.2 %s Service shutting down",
+		    S.conf.hostname);
+		session_close(s, "shutdown");
+	}
+	if (S.nsessions == 0)
+		event_base_loopexit(S.base, NULL);
+}

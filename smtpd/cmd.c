@@ -182,8 +182,6 @@ cmd_data(struct session *s, const struct smtp_cmd *c)
 		session_reply(s, "451 4.3.0 Error: queue unavailable, try later");
 		return;
 	}
-	s->line_start = 1;
-	s->line_len = 0;
 	if (c->verb == SMTP_DATA) {
 		s->n_data++;
 		s->state = S_DATA;

@@ -2,14 +2,11 @@
  * data.c - message text: DATA and BDAT decoding, streaming to kurir-queue,
  * and the commit that must succeed before we say 250.
  *
- * Runs as the smtpd user, chrooted and sandboxed.  The DATA decoder is
- * strict where SMTP smuggling lives: only <CRLF>.<CRLF> ends a message;
- * a bare CR or a bare LF anywhere (so "<LF>.<LF>", "<CR>.<CR>" and
- * "<LF>.<CRLF>" too) never ends it and makes the whole message refused
- * at its real end, so no second message can be hidden inside one.
- * Dot-stuffing is undone exactly (RFC 5321 4.5.2).  Stored text uses LF
- * line ends.  Text lines over 1000 octets and NUL bytes are refused too;
- * the message size limit applies to the decoded bytes.
+ * Runs as the smtpd user, chrooted and sandboxed.  The decoding itself
+ * (where SMTP smuggling lives) is textdec.c; here the decoded text is
+ * counted against message_size_limit, batched into QP_DATA frames, and
+ * committed.  A refused message is refused at its real end, after its
+ * queue transaction was already abandoned.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,12 +17,12 @@
 
 static uint32_t next_txn;
 
+/* After the decoder or we found a reason to refuse: stop storing. */
 static void
-data_flag(struct session *s, enum msg_error e)
+data_check(struct session *s)
 {
-	if (s->msg_error != ME_NONE)
+	if (s->dec.error == ME_NONE || s->qtxn == 0)
 		return;
-	s->msg_error = e;
 	buf_reset(&s->chunk);
 	/* nothing more will be stored: release the queue's temp file now */
 	data_abort(s);
@@ -34,26 +31,27 @@ data_flag(struct session *s, enum msg_error e)
 static void
 data_ship(struct session *s)
 {
-	if (s->chunk.len == 0 || s->msg_error != ME_NONE)
+	if (s->chunk.len == 0 || s->dec.error != ME_NONE)
 		return;
 	if (peer_send(&S.queue, QP_DATA, s->qtxn, s->chunk.data,
 	    s->chunk.len) == -1)
-		data_flag(s, ME_QUEUE);
+		textdec_flag(&s->dec, ME_QUEUE);
 	buf_reset(&s->chunk);
 }
 
+/* textdec's output: count against the size limit, batch into frames */
 static void
-data_emit(struct session *s, const char *p, size_t n)
+data_emit(void *arg, const char *p, size_t n)
 {
-	if (s->msg_error != ME_NONE || n == 0)
-		return;
+	struct session *s = arg;
+
 	if (n > S.conf.message_size_limit ||
 	    s->msg_bytes > S.conf.message_size_limit - n) {
-		data_flag(s, ME_TOO_BIG);
+		textdec_flag(&s->dec, ME_TOO_BIG);
 		return;
 	}
 	s->msg_bytes += n;
-	while (n > 0) {
+	while (n > 0 && s->dec.error == ME_NONE) {
 		size_t room = SMTP_CHUNK - s->chunk.len;
 		size_t take = n < room ? n : room;
 
@@ -65,110 +63,31 @@ data_emit(struct session *s, const char *p, size_t n)
 	}
 }
 
-/* how many bytes from p are ordinary text (not CR, LF or NUL) */
-static size_t
-text_span(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
-			break;
-	return i;
-}
-
-static void
-line_grow(struct session *s, size_t k)
-{
-	s->line_len += k;
-	/* 998 characters plus CRLF make the 1000-octet limit */
-	if (s->line_len > SMTP_TEXT_LINE_MAX - 2)
-		data_flag(s, ME_LONG_LINE);
-}
-
 /* DATA: consume what can be decided now; returns the bytes used. */
 size_t
 data_consume(struct session *s, const char *p, size_t n)
 {
-	size_t i = 0, k;
+	int done;
+	size_t used = textdec_data(&s->dec, p, n, data_emit, s, &done);
 
-	while (i < n) {
-		if (s->line_start) {
-			if (p[i] == '.') {
-				if (n - i < 2 || (p[i + 1] == '\r' && n - i < 3))
-					break;	/* cannot tell yet */
-				if (p[i + 1] == '\r' && p[i + 2] == '\n') {
-					i += 3;
-					data_end(s);
-					return i;
-				}
-				i++;		/* a stuffed dot: drop it */
-				line_grow(s, 1);
-			}
-			s->line_start = 0;
-		}
-		k = text_span(p + i, n - i);
-		data_emit(s, p + i, k);
-		line_grow(s, k);
-		i += k;
-		if (i == n)
-			break;
-		if (p[i] == '\r') {
-			if (i + 1 == n)
-				break;		/* CR LF split across reads */
-			if (p[i + 1] == '\n') {
-				data_emit(s, "\n", 1);
-				i += 2;
-				s->line_start = 1;
-				s->line_len = 0;
-				continue;
-			}
-			data_flag(s, ME_BARE_EOL);	/* bare CR */
-		} else if (p[i] == '\n')
-			data_flag(s, ME_BARE_EOL);	/* bare LF: never a line end */
-		else
-			data_flag(s, ME_NUL);
-		i++;
-		line_grow(s, 1);
-	}
-	return i;
+	data_check(s);
+	if (done)
+		data_end(s);
+	return used;
 }
 
-/* BDAT: exactly bdat_left bytes, CRLF -> LF, no dot handling. */
+/* BDAT: the chunk's bytes, exactly bdat_left of them. */
 size_t
 bdat_consume(struct session *s, const char *p, size_t n)
 {
 	size_t take = n < s->bdat_left ? n : (size_t)s->bdat_left;
-	size_t i = 0, k;
 
-	while (i < take) {
-		if (s->cr_pending) {
-			s->cr_pending = 0;
-			if (p[i] == '\n') {
-				data_emit(s, "\n", 1);
-				s->line_len = 0;
-				i++;
-				continue;
-			}
-			data_flag(s, ME_BARE_EOL);
-		}
-		k = text_span(p + i, take - i);
-		data_emit(s, p + i, k);
-		line_grow(s, k);
-		i += k;
-		if (i == take)
-			break;
-		if (p[i] == '\r')
-			s->cr_pending = 1;	/* decided by the next byte */
-		else
-			data_flag(s, p[i] == '\n' ? ME_BARE_EOL : ME_NUL);
-		i++;
-	}
+	textdec_bdat(&s->dec, p, take, data_emit, s);
+	data_check(s);
 	s->bdat_left -= take;
 	if (s->bdat_left == 0) {
 		if (s->bdat_last) {
-			if (s->cr_pending)
-				data_flag(s, ME_BARE_EOL);
+			textdec_bdat_end(&s->dec);
 			data_end(s);
 		} else {
 			s->state = S_CMD;
@@ -206,7 +125,7 @@ data_begin(struct session *s)
 		next_txn = 1;
 	s->qtxn = next_txn;
 	s->msg_bytes = 0;
-	s->msg_error = ME_NONE;
+	textdec_init(&s->dec);
 	r = peer_send(&S.queue, QP_MAIL, s->qtxn, s->sender, strlen(s->sender));
 	for (i = 0; r == 0 && i < s->nrcpts; i++)
 		r = peer_send(&S.queue, QP_RCPT, s->qtxn, s->rcpts[i],
@@ -247,7 +166,7 @@ data_end(struct session *s)
 
 	data_ship(s);
 	s->state = S_CMD;
-	if ((e = s->msg_error) == ME_NONE &&
+	if ((e = s->dec.error) == ME_NONE &&
 	    peer_send(&S.queue, QP_COMMIT, s->qtxn, NULL, 0) == 0) {
 		s->awaiting = 1;
 		return;
@@ -270,7 +189,7 @@ data_end(struct session *s)
 		break;
 	case ME_LONG_LINE:
 		session_error(s, "550 5.6.0 Error: text line longer than %d "
-		    "octets", SMTP_TEXT_LINE_MAX);
+		    "octets", TEXTDEC_LINE_MAX);
 		break;
 	default:
 		session_reply(s, "451 4.3.0 Error: queue unavailable, try later");
@@ -302,8 +221,7 @@ peer_queue_reply(uint16_t type, uint32_t id, const char *data, size_t len)
 	s->qtxn = 0;		/* the transaction is over at the queue */
 	if (!s->awaiting) {
 		/* an answer before the commit: the rest can only fail */
-		if (s->msg_error == ME_NONE)
-			s->msg_error = ME_QUEUE;
+		textdec_flag(&s->dec, ME_QUEUE);
 		return;
 	}
 	if (type == QP_OK) {

@@ -196,11 +196,10 @@ session_reset_txn(struct session *s)
 	s->smtputf8 = s->body8 = 0;
 	s->declared_size = 0;
 	s->msg_bytes = 0;
-	s->msg_error = ME_NONE;
+	textdec_init(&s->dec);
 	s->bdat_used = 0;
 	s->bdat_left = 0;
 	s->bdat_last = 0;
-	s->cr_pending = 0;
 	buf_reset(&s->chunk);
 	/* a transaction open at the queue is abandoned: nothing was promised */
 	data_abort(s);
@@ -427,6 +426,13 @@ void
 session_resume(struct session *s)
 {
 	s->awaiting = 0;
+	if (S.stopping) {
+		/* the answer it waited for is out; now it goes too */
+		session_reply(s, "421 4.3.2 %s Service shutting down",
+		    S.conf.hostname);
+		session_close(s, "shutdown");
+		return;
+	}
 	session_process(s);
 	session_flush(s);
 	if (s->state == S_CLOSING && s->out.len == 0) {

@@ -22,10 +22,10 @@
 #include "addr.h"
 #include "buf.h"
 #include "conf.h"
+#include "textdec.h"
 
 #define SMTP_LINE_MAX		512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
 #define SMTP_AUTH_LINE_MAX	2048	/* AUTH lines may be longer (RFC 4954 4) */
-#define SMTP_TEXT_LINE_MAX	1000	/* text line with CRLF, RFC 5321 4.5.3.1.6 */
 #define SMTP_CHUNK		65536	/* message bytes per QP_DATA frame */
 #define SMTP_LISTEN_MAX		16
 #define SMTP_PEER_OUT_MAX	(64u * 1024 * 1024)	/* queue link backlog cap */
@@ -40,16 +40,6 @@ enum sess_state {
 	S_AUTH,			/* reading an AUTH continuation line */
 	S_TLS,			/* TLS handshake in progress */
 	S_CLOSING,		/* flushing the last reply, then close */
-};
-
-/* why a message in DATA/BDAT will be refused at its end */
-enum msg_error {
-	ME_NONE,
-	ME_TOO_BIG,		/* 552 5.3.4 */
-	ME_BARE_EOL,		/* bare CR or LF: SMTP smuggling defence */
-	ME_NUL,			/* NUL byte */
-	ME_LONG_LINE,		/* text line over 1000 octets */
-	ME_QUEUE,		/* the queue link failed: 451 */
 };
 
 struct session {
@@ -86,11 +76,8 @@ struct session {
 	char		 pending_rcpt[ADDR_TEXT_MAX + 2];	/* awaiting kurir-auth */
 	uint32_t	 qtxn;		/* transaction at kurir-queue; 0 if none */
 	uint64_t	 msg_bytes;	/* message bytes after unstuffing */
-	enum msg_error	 msg_error;
+	struct textdec	 dec;		/* DATA/BDAT decoder; dec.error says why */
 	struct buf	 chunk;		/* decoded bytes not yet sent to the queue */
-	int		 line_start;	/* DATA/BDAT decoder state */
-	size_t		 line_len;
-	int		 cr_pending;	/* BDAT: chunk ended in CR */
 	uint64_t	 bdat_left;
 	uint64_t	 bdat_size;
 	int		 bdat_last;

@@ -114,21 +114,12 @@ link_update(struct alink *l)
 static void
 link_flush(struct alink *l)
 {
-	ssize_t n;
+	int r = buf_send(l->fd, &l->out);
 
-	while (l->out.len > 0) {
-		n = send(l->fd, l->out.data, l->out.len, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				event_add(l->ev_write, NULL);
-			else
-				buf_reset(&l->out);	/* gone: reading sees EOF */
-			return;
-		}
-		buf_drain(&l->out, (size_t)n);
-	}
+	if (r == 1)
+		event_add(l->ev_write, NULL);
+	else if (r == -1)
+		buf_reset(&l->out);	/* gone: reading sees EOF */
 }
 
 void

@@ -241,3 +241,20 @@ frame_fill(int fd, struct buf *in)
 		in->len += (size_t)n;
 	return n;
 }
+
+int
+buf_send(int fd, struct buf *out)
+{
+	ssize_t n;
+
+	while (out->len > 0) {
+		n = send(fd, out->data, out->len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 1 : -1;
+		}
+		buf_drain(out, (size_t)n);
+	}
+	return 0;
+}

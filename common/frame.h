@@ -58,6 +58,13 @@ int	frame_read(int fd, struct buf *in, struct frame *f);
  * time); returns bytes read, 0 on EOF, -1 on error (EAGAIN passes). */
 ssize_t	frame_fill(int fd, struct buf *in);
 
+/*
+ * Send as much of out as the non-blocking socket takes, draining what
+ * went.  0: all sent; 1: the socket is full (wait for EV_WRITE);
+ * -1: the peer is gone (errno set).
+ */
+int	buf_send(int fd, struct buf *out);
+
 /* write(2) all of it, retrying on EINTR / partial writes (blocking fds) */
 int	write_all(int fd, const void *, size_t);
 

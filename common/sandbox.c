@@ -23,10 +23,15 @@
  * Argument filters: mmap/mprotect never with PROT_EXEC (no new code),
  * fcntl only the flag and dup commands (plus locks for the Maildir side),
  * ioctl only FIONREAD (libevent), tgkill only to this process (abort()),
- * socket only AF_INET, AF_INET6 and AF_UNIX (kurir-remote), and outside
- * POP3_USER the stat calls only in their fstat form (AT_EMPTY_PATH; the
- * kernel still honours a path given with that flag, but inside an empty
- * chroot that reveals nothing).
+ * socket only AF_INET and AF_INET6 (kurir-remote), sendto only without
+ * an address (send(), syslog, c-ares on its connected UDP socket), and
+ * outside POP3_USER the stat calls only in their fstat form
+ * (AT_EMPTY_PATH; the kernel still honours a path given with that flag,
+ * but inside an empty chroot that reveals nothing).
+ * No AF_UNIX sockets and no addressed sendto, because a chroot does not
+ * hide the abstract UNIX namespace: those would reach other daemons'
+ * sockets on the host.  (sendmsg cannot be filtered on its address; it
+ * stays for descriptor passing on the links kurird gave us.)
  * A name that does not exist on this architecture (open on aarch64,
  * mmap2 on x86_64) is skipped, so the tables hold both spellings.
  *
@@ -63,13 +68,17 @@
 #define NPROFILES	5
 
 /*
- * AddressSanitizer builds (make asan) run the same filter.  ASan itself
- * needs nothing extra while the program runs; its reports write to
- * stderr and try to read /proc/self/maps, which fails cleanly.  Only
- * LeakSanitizer's exit-time check cannot work: it clones a tracer
- * thread that ptraces the process, both killed here.  So under ASan we
- * run the leak check once now, before the filter goes in (it then does
- * not run again at exit).  Only the sanitizer build is affected.
+ * AddressSanitizer builds (make asan) run the very same filter; nothing
+ * is loosened.  ASan needs no extra call while the program runs, and its
+ * reports only write to stderr.  Two things are done early instead,
+ * before the filter goes in, and only in that build:
+ *  - LeakSanitizer's exit-time check clones a tracer thread that ptraces
+ *    the process (both killed here), so the leak check runs once now and
+ *    then not again at exit (__lsan_do_leak_check);
+ *  - the in-process symbolizer must open the binaries to name the frames
+ *    of a report, so it is warmed up now (__sanitizer_symbolize_pc), and
+ *    the memory map is cached (__sanitizer_sandbox_on_notify).
+ * Without those, reports still come out, as module+offset.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define SANDBOX_ASAN 1
@@ -95,9 +104,9 @@ static const struct sc_allow allow_tab[] = {
 	{ "read", P_ALL }, { "write", P_ALL }, { "readv", P_ALL },
 	{ "writev", P_ALL }, { "close", P_ALL }, { "lseek", P_ALL },
 	{ "_llseek", P_ALL }, { "fstat", P_ALL }, { "fstat64", P_ALL },
-	{ "dup", P_ALL }, { "dup3", P_ALL }, { "pipe2", P_ALL },
-	{ "eventfd2", P_ALL }, { "pread64", P_POP3_USER },
-	{ "pwrite64", P_POP3_USER },
+	{ "dup", P_ALL }, { "dup2", P_ALL }, { "dup3", P_ALL },
+	{ "pipe2", P_ALL }, { "eventfd2", P_ALL },
+	{ "pread64", P_POP3_USER }, { "pwrite64", P_POP3_USER },
 	/* memory (mmap and mprotect are in cond_tab) */
 	{ "brk", P_ALL }, { "munmap", P_ALL }, { "mremap", P_ALL },
 	{ "madvise", P_ALL }, { "futex", P_ALL }, { "futex_time64", P_ALL },
@@ -126,7 +135,7 @@ static const struct sc_allow allow_tab[] = {
 	{ "timerfd_gettime", P_ALL },
 	/* I/O on sockets the process already holds (syslog too) */
 	{ "recvfrom", P_ALL }, { "recvmsg", P_ALL }, { "recv", P_ALL },
-	{ "sendto", P_ALL }, { "sendmsg", P_ALL }, { "send", P_ALL },
+	{ "sendmsg", P_ALL }, { "send", P_ALL },
 	{ "shutdown", P_ALL }, { "getsockopt", P_ALL },
 	{ "setsockopt", P_ALL }, { "getpeername", P_ALL },
 	{ "getsockname", P_ALL },
@@ -146,7 +155,7 @@ static const struct sc_allow allow_tab[] = {
 	{ "faccessat", P_POP3_USER }, { "faccessat2", P_POP3_USER },
 	{ "fsync", P_POP3_USER }, { "fdatasync", P_POP3_USER },
 	{ "flock", P_POP3_USER }, { "ftruncate", P_POP3_USER },
-	{ "ftruncate64", P_POP3_USER },
+	{ "ftruncate64", P_POP3_USER }, { "utimensat", P_POP3_USER },
 };
 
 /*
@@ -183,7 +192,7 @@ static const struct sc_cond cond_tab[] = {
 	{ "statx", P_NOFILES, 2, AT_EMPTY_PATH, AT_EMPTY_PATH },
 	{ "socket", P_REMOTE, 0, INT_EQ, AF_INET },
 	{ "socket", P_REMOTE, 0, INT_EQ, AF_INET6 },
-	{ "socket", P_REMOTE, 0, INT_EQ, AF_UNIX },
+	{ "sendto", P_ALL, 4, UINT64_MAX, 0 },	/* send(): no address */
 };
 
 /* Killed in every profile: nothing legitimate calls them after start-up. */
@@ -270,6 +279,8 @@ sandbox_enter(enum sandbox_profile p)
 		errno = ENOMEM;
 		return -1;
 	}
+	/* the kernel's own errno if loading fails, not just ECANCELED */
+	(void)seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, kill);
 	if (rc == 0)
 		rc = filter_build(ctx, 1u << p, kill);
@@ -278,8 +289,8 @@ sandbox_enter(enum sandbox_profile p)
 		char sym[256];
 
 		__lsan_do_leak_check();
-		__sanitizer_symbolize_pc(__builtin_return_address(0), "%p %F %L",
-		    sym, sizeof(sym));
+		__sanitizer_symbolize_pc(__builtin_return_address(0),
+		    "%p %F %L", sym, sizeof(sym));
 		__sanitizer_sandbox_on_notify(NULL);
 	}
 #endif

@@ -115,21 +115,12 @@ link_close(struct qlink *l)
 static void
 link_flush(struct qlink *l)
 {
-	ssize_t n;
+	int r = buf_send(l->fd, &l->out);
 
-	while (l->out.len > 0) {
-		n = send(l->fd, l->out.data, l->out.len, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				event_add(l->ev_write, NULL);
-			else
-				l->out.len = 0;	/* peer gone; read side will see EOF */
-			return;
-		}
-		buf_drain(&l->out, (size_t)n);
-	}
+	if (r == 1)
+		event_add(l->ev_write, NULL);
+	else if (r == -1)
+		l->out.len = 0;	/* peer gone; the read side will see EOF */
 }
 
 void

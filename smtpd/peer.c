@@ -72,21 +72,12 @@ peer_attach(struct peer *p, int fd)
 static void
 peer_flush(struct peer *p)
 {
-	ssize_t n;
+	int r = buf_send(p->fd, &p->out);
 
-	while (p->out.len > 0) {
-		n = send(p->fd, p->out.data, p->out.len, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				event_add(p->ev_write, NULL);
-			else
-				peer_down(p);
-			return;
-		}
-		buf_drain(&p->out, (size_t)n);
-	}
+	if (r == 1)
+		event_add(p->ev_write, NULL);
+	else if (r == -1)
+		peer_down(p);
 }
 
 static void

@@ -229,7 +229,7 @@ START_TEST(test_denied)
 	socklen_t len = sizeof(sin);
 	pid_t parent = getppid();
 	char *page;
-	int lsock, usock, fd, one = 1, rc, sp[2];
+	int lsock, usock, dsock, fd, one = 1, rc, sp[2], pair[2];
 	long pagesz = sysconf(_SC_PAGESIZE);
 
 	/* a listener and an unconnected socket made before entering */
@@ -242,6 +242,8 @@ START_TEST(test_denied)
 	ck_assert_int_eq(listen(lsock, 5), 0);
 	ck_assert_int_eq(getsockname(lsock, (struct sockaddr *)&sin, &len), 0);
 	ck_assert_int_ge(usock = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	ck_assert_int_ge(dsock = socket(AF_UNIX, SOCK_DGRAM, 0), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, "/nonexistent/kurir-sandbox.sock");
@@ -277,22 +279,33 @@ START_TEST(test_denied)
 		close(fd);
 		ck_assert_int_ge(fd = socket(AF_INET6, SOCK_DGRAM, 0), 0);
 		close(fd);
-		ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_DGRAM, 0), 0);
+		/* as c-ares does: connected UDP, send() without address */
+		ck_assert_int_ge(fd = socket(AF_INET, SOCK_DGRAM, 0), 0);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+		ck_assert_int_eq(send(fd, "q", 1, 0), 1);
 		close(fd);
 		DENIED(connect(usock, (struct sockaddr *)&sun, sizeof(sun)),
 		    ENOENT);
 	} else {
 		DENIED(socket(AF_INET, SOCK_STREAM, 0), EACCES);
 		DENIED(socket(AF_INET6, SOCK_DGRAM, 0), EACCES);
-		DENIED(socket(AF_UNIX, SOCK_STREAM, 0), EACCES);
 		DENIED(connect(usock, (struct sockaddr *)&sun, sizeof(sun)),
 		    EACCES);
 		DENIED(bind(usock, (struct sockaddr *)&sun, sizeof(sun)),
 		    EACCES);
 	}
+	/* the abstract UNIX namespace ignores chroot: no way in */
+	DENIED(socket(AF_UNIX, SOCK_STREAM, 0), EACCES);
+	DENIED(socket(AF_UNIX, SOCK_DGRAM, 0), EACCES);
+	DENIED(sendto(dsock, "x", 1, 0, (struct sockaddr *)&sun,
+	    sizeof(sun)), EACCES);
+	ck_assert_int_eq(send(sp[0], "x", 1, 0), 1);
+	ck_assert_int_eq(recv(sp[1], &one, 1, 0), 1);
+	ck_assert_int_eq(sendto(sp[0], "x", 1, 0, NULL, 0), 1);
 	DENIED(socket(AF_PACKET, SOCK_RAW, 0), EACCES);
 	DENIED(socket(AF_NETLINK, SOCK_RAW, 0), EACCES);
-	DENIED(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), EACCES);
+	DENIED(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), EACCES);
 	DENIED(listen(usock, 1), EACCES);
 	if (p == SANDBOX_SMTPD || p == SANDBOX_POP3_PRE)
 		DENIED(accept4(lsock, NULL, NULL, SOCK_CLOEXEC), EAGAIN);

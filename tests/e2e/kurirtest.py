@@ -440,10 +440,17 @@ class HostCase(unittest.TestCase):
 
 
 class SMTPHostCase(HostCase):
-    """A HostCase whose host is set up, started and greeting on SMTP."""
+    """A HostCase whose host is set up, started and greeting on SMTP.
+
+    After each test the kurird log must show no child that died (crash,
+    sandbox kill, abort); a test that kills one on purpose sets
+    self.allow_child_deaths = True.
+    """
+    allow_child_deaths = False
 
     def setUp(self):
         super().setUp()
+        self.addCleanup(self.assertNoChildDied)
         self.host.setup()
         self.host.start()
         self.host.wait_smtp()
@@ -454,6 +461,20 @@ class SMTPHostCase(HostCase):
         c = self.host.smtp(port, **kw)
         self.addCleanup(c.close)
         return c
+
+    def assertNoChildDied(self):
+        if self.allow_child_deaths:
+            return
+        try:
+            lines = self.host.log().splitlines()
+        except OSError:
+            return
+        for i, line in enumerate(lines):
+            if re.search(r"kurird\[\d+\]: \S+ (killed by signal|exited with "
+                         r"status)", line):
+                self.allow_child_deaths = True      # report it once
+                self.fail("a child of kurird died during the test:\n" +
+                          "\n".join(lines[max(0, i - 8):i + 1]))
 
     def assertReply(self, r, code, prefix=None):
         self.assertEqual(r.code, code, r)

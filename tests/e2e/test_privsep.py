@@ -94,6 +94,7 @@ class PrivsepTest(SMTPHostCase):
 
     # -- restarts ---------------------------------------------------------
     def kill_and_wait(self, name):
+        self.allow_child_deaths = True
         old = self.one_pid(name)
         os.kill(old, signal.SIGKILL)
 

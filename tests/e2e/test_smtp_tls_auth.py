@@ -138,6 +138,27 @@ class StartTLSTest(SMTPHostCase):
         raw.close()
         self.assertEqual(len(self.host.queue()), 1)
 
+    def test_garbage_in_socket_after_starttls(self):
+        """The handshake fails at once (the bytes are already there): that
+        session ends, kurir-smtpd and the other sessions live on."""
+        other = self.client()
+        other.ehlo()
+        other.expect("MAIL FROM:<s@remote.test>", 250)
+        pids = self.host.pids_of("kurir-smtpd")
+        c = self.client()
+        c.ehlo()
+        # more than one read: some garbage is still in the socket when
+        # the handshake starts
+        c.send(b"STARTTLS\r\n" + b"G" * 100000)
+        self.assertTrue(c.closed(10))
+        time.sleep(0.3)
+        self.assertNoChildDied()
+        self.assertEqual(self.host.pids_of("kurir-smtpd"), pids)
+        other.expect("RCPT TO:<alice@example.test>", 250)
+        other.expect("DATA", 354)
+        other.send(b"Subject: survived\r\n\r\nx\r\n.\r\n")
+        self.assertReply(other.reply(), 250)
+
     def test_smtplib_starttls(self):
         text = "Subject: smtplib tls\r\n\r\nbody\r\n..dot\r\n"
         with smtplib.SMTP("127.0.0.1", self.host.smtp_port, timeout=10) as s:
@@ -302,6 +323,7 @@ class AuthTest(SMTPHostCase):
     def test_auth_survives_kurir_auth_restart(self):
         pids = self.host.pids_of("kurir-auth")
         self.assertEqual(len(pids), 1, pids)
+        self.allow_child_deaths = True
         os.kill(pids[0], signal.SIGKILL)
         end = time.monotonic() + 15
         while time.monotonic() < end:

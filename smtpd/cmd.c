@@ -164,12 +164,27 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 	s->awaiting = 1;
 }
 
+/*
+ * A refused BDAT still has its octets on the way (RFC 3030 2): they are
+ * read and thrown away, never taken as commands - else a chunk could
+ * smuggle a whole transaction past us.
+ */
+static void
+bdat_skip(struct session *s, const struct smtp_cmd *c)
+{
+	if (c->verb != SMTP_BDAT || c->chunk == 0)
+		return;
+	s->skip_left = c->chunk;
+	s->state = S_SKIP;
+}
+
 static void
 cmd_data(struct session *s, const struct smtp_cmd *c)
 {
 	if (!s->has_mail || s->nrcpts == 0) {
 		session_error(s, "503 5.5.1 Error: need %s command",
 		    s->has_mail ? "RCPT" : "MAIL");
+		bdat_skip(s, c);
 		return;
 	}
 	if (c->verb == SMTP_DATA && s->bdat_used) {
@@ -180,6 +195,7 @@ cmd_data(struct session *s, const struct smtp_cmd *c)
 	 * never reopens one that an earlier chunk's error has closed */
 	if ((c->verb == SMTP_DATA || !s->bdat_used) && data_begin(s) == -1) {
 		session_reply(s, "451 4.3.0 Error: queue unavailable, try later");
+		bdat_skip(s, c);
 		return;
 	}
 	if (c->verb == SMTP_DATA) {
@@ -361,6 +377,13 @@ cmd_line(struct session *s, const char *line, size_t len)
 	if (smtp_parse(line, len, s->smtputf8 ? SMTP_PARSE_UTF8 : 0, &c,
 	    &reply) == -1) {
 		session_error(s, "%s", reply);
+		/* a BDAT whose size we cannot read: where its octets end is
+		 * unknowable, so nothing after it can be trusted as a command */
+		if (c.verb == SMTP_BDAT && s->state != S_CLOSING) {
+			session_reply(s, "421 4.5.0 %s Error: cannot find the end "
+			    "of the BDAT chunk, closing", S.conf.hostname);
+			s->state = S_CLOSING;
+		}
 		return;
 	}
 	switch (c.verb) {

@@ -312,6 +312,8 @@ session_write_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state == S_TLS) {
 		session_start_tls(s);
+		if (s->state == S_CLOSING)
+			session_close(s, "TLS failed");
 		return;
 	}
 	if (session_write_some(s) == -1) {
@@ -369,6 +371,14 @@ session_process(struct session *s)
 			buf_drain(&s->in, used);
 			if (used == 0)
 				break;
+			continue;
+		}
+		if (s->state == S_SKIP) {
+			used = s->in.len < s->skip_left ? s->in.len :
+			    (size_t)s->skip_left;
+			buf_drain(&s->in, used);
+			if ((s->skip_left -= used) == 0)
+				s->state = S_CMD;
 			continue;
 		}
 		if (s->state == S_BDAT) {
@@ -475,6 +485,8 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state == S_TLS) {
 		session_start_tls(s);
+		if (s->state == S_CLOSING)
+			session_close(s, "TLS failed");
 		return;
 	}
 	n = session_read_some(s);
@@ -518,7 +530,7 @@ session_start_tls(struct session *s)
 		if (tls_accept_socket(S.tls_server, &s->tls, s->fd) == -1) {
 			log_warnx("[%s] tls_accept_socket: %s", s->ip,
 			    tls_error(S.tls_server));
-			session_close(s, "TLS setup failed");
+			s->state = S_CLOSING;	/* the caller closes it */
 			return;
 		}
 		s->state = S_TLS;
@@ -535,9 +547,9 @@ session_start_tls(struct session *s)
 	if (r == -1) {
 		log_warnx("[%s] TLS handshake failed: %s", s->ip,
 		    tls_error(s->tls));
+		/* nothing more can be said to it; the caller closes it */
 		s->state = S_CLOSING;
-		s->out.len = 0;
-		session_close(s, "TLS handshake failed");
+		buf_reset(&s->out);
 		return;
 	}
 	log_info("[%s] TLS established: %s %s", s->ip,

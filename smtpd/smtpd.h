@@ -39,6 +39,7 @@ enum sess_state {
 	S_BDAT,			/* reading a BDAT chunk of known size */
 	S_AUTH,			/* reading an AUTH continuation line */
 	S_TLS,			/* TLS handshake in progress */
+	S_SKIP,			/* discarding the octets of a refused BDAT */
 	S_CLOSING,		/* flushing the last reply, then close */
 };
 
@@ -80,6 +81,7 @@ struct session {
 	struct buf	 chunk;		/* decoded bytes not yet sent to the queue */
 	uint64_t	 bdat_left;
 	uint64_t	 bdat_size;
+	uint64_t	 skip_left;	/* S_SKIP: octets still to discard */
 	int		 bdat_last;
 	int		 bdat_used;
 	/* counters for the disconnect log line */

@@ -13,6 +13,7 @@ test_smtp_limits.py; STARTTLS and AUTH in test_smtp_tls_auth.py.
 import os
 import re
 import shutil
+import signal
 import smtplib
 import subprocess
 import time
@@ -562,6 +563,38 @@ class DataTest(SMTPHostCase):
                             b"Subject: next\r\n\r\nx\r\n")
 
 
+class ReloadTest(SMTPHostCase):
+    """SIGHUP: kurird reloads the tables; sessions are not dropped."""
+    host_users = {"alice": "pw-alice"}
+
+    def test_sighup_reloads_users_and_aliases(self):
+        c = self.client()
+        c.ehlo()
+        c.expect("MAIL FROM:<s@remote.test>", 250)
+        self.assertReply(c.cmd("RCPT TO:<carol@example.test>"), 550)
+        self.assertReply(c.cmd("RCPT TO:<sales@example.test>"), 550)
+        self.host.ctl("user", "add", "carol", input="pw-carol\n")
+        with open(os.path.join(self.host.dir, "aliases"), "w") as f:
+            f.write("sales: alice\n")
+        self.host.kurird.send_signal(signal.SIGHUP)
+        end = time.monotonic() + 10
+        while True:
+            with self.host.smtp() as n:
+                n.ehlo()
+                n.expect("MAIL FROM:<s@remote.test>", 250)
+                if n.cmd("RCPT TO:<carol@example.test>").code == 250:
+                    self.assertReply(n.cmd("RCPT TO:<sales@example.test>"),
+                                     250)
+                    break
+            self.assertLess(time.monotonic(), end, "tables not reloaded")
+            time.sleep(0.2)
+        # the old session lives on and sees the new tables
+        self.assertReply(c.cmd("RCPT TO:<carol@example.test>"), 250)
+        c.expect("DATA", 354)
+        c.send(b"Subject: reload\r\n\r\nx\r\n.\r\n")
+        self.assertReply(c.reply(), 250)
+
+
 class SmugglingTest(SMTPHostCase):
     """SMTP smuggling: only <CRLF>.<CRLF> ends a message, and a message
     with a bare CR or LF anywhere is refused whole; nothing is queued."""
@@ -657,6 +690,35 @@ class SmugglingTest(SMTPHostCase):
                 self.assertReply(c.reply(), 550, "5.6.0")
         self.assertQueueEmpty()
 
+    def test_refused_bdat_chunk_never_commands(self):
+        """RFC 3030: the octets of a refused BDAT are read and thrown away;
+        message text must never run as commands."""
+        chunk = (b"MAIL FROM:<x@y.test>\r\nRCPT TO:<postmaster@example.test>"
+                 b"\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n.\r\n")
+        cases = [
+            # every RCPT refused: BDAT gets 503/554, its chunk is not SMTP
+            b"MAIL FROM:<s@remote.test>\r\nRCPT TO:<ghost@example.test>\r\n",
+            # no transaction at all
+            b"",
+        ]
+        for pre in cases:
+            with self.subTest(pre=pre):
+                c = self.client()
+                c.ehlo()
+                c.send(pre + b"BDAT %d LAST\r\n" % len(chunk) + chunk +
+                       b"HELP\r\n")
+                codes = []
+                while True:
+                    r = c.reply()
+                    if r.code == 214:
+                        break
+                    codes.append(r.code)
+                    self.assertLess(len(codes), 10, codes)
+                # MAIL, RCPT (550), then only the refusal of BDAT
+                self.assertEqual(codes[-1] // 100, 5, codes)
+                self.assertEqual(len(codes), pre.count(b"\r\n") + 1, codes)
+        self.assertQueueEmpty()
+
     def test_good_message_after_smuggling_attempt(self):
         self.smuggle("\n.\n", "\r\n")
         c = self.client()
@@ -743,10 +805,15 @@ class BdatTest(SMTPHostCase):
         self.assertReply(c.cmd("NOOP"), 250)
 
     def test_bad_bdat_syntax(self):
+        """A BDAT whose size cannot be read: where its octets end is
+        unknowable, so the session is refused and closed."""
         for bad in ("BDAT", "BDAT x", "BDAT -1", "BDAT 1 FIRST",
                     "BDAT 99999999999999999999999"):
-            r = self.c.cmd(bad)
+            c = self.client()
+            c.ehlo()
+            r = c.cmd(bad)
             self.assertEqual(r.code // 100, 5, (bad, r))
+            self.assertReply(c.reply(), 421, "4.5.0")
 
     def test_bdat_nul_refused(self):
         r = self.bdat(b"Subject: n\r\n\r\na\x00b\r\n", last=True)

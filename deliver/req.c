@@ -1,0 +1,100 @@
+/*
+ * req.c - the LP_DELIVER payload parser of kurir-local (mail user).
+ *
+ * Input: the payload of one frame from kurir-send, untrusted as far as
+ * this parser is concerned.  Output: struct local_req, whose strings
+ * point into the payload.  Strict: exactly five NUL-terminated fields,
+ * offset and size all decimal digits (strtonum), offset + size within
+ * off_t, a mailbox that users_name_valid() accepts (so '/', "..", a
+ * leading dot, upper case or control bytes never reach the filesystem),
+ * and two addresses without control bytes (they become header fields).
+ * Pure: no I/O and no allocation, so fuzz_local_req.c drives it alone.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "local.h"
+#include "table.h"
+
+/* Next field of at most max bytes, or NULL. */
+static const char *
+req_field(const char **pp, const char *end, size_t max)
+{
+	const char *p = *pp, *nul;
+
+	if (p >= end || (nul = memchr(p, '\0', (size_t)(end - p))) == NULL ||
+	    (size_t)(nul - p) > max)
+		return NULL;
+	*pp = nul + 1;
+	return p;
+}
+
+static int
+req_number(const char *s, long long *out)
+{
+	const char *errstr;
+	size_t i;
+
+	/* strtonum alone would take blanks and a sign */
+	if (s[0] == '\0')
+		return -1;
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	*out = strtonum(s, 0, LLONG_MAX, &errstr);
+	return errstr == NULL ? 0 : -1;
+}
+
+/* a header value: no control bytes (no CR/LF to inject a field) */
+static int
+req_text_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+local_req_parse(const char *p, size_t len, struct local_req *r,
+    const char **why)
+{
+	const char *end = p + len, *off, *size;
+
+	memset(r, 0, sizeof(*r));
+	if ((off = req_field(&p, end, LOCAL_NUM_MAX)) == NULL ||
+	    (size = req_field(&p, end, LOCAL_NUM_MAX)) == NULL ||
+	    (r->mailbox = req_field(&p, end, LOCAL_MBOX_MAX)) == NULL ||
+	    (r->sender = req_field(&p, end, LOCAL_ADDR_MAX)) == NULL ||
+	    (r->rcpt = req_field(&p, end, LOCAL_ADDR_MAX)) == NULL) {
+		*why = "not five fields";
+		goto bad;
+	}
+	if (p != end) {
+		*why = "data after the fifth field";
+		goto bad;
+	}
+	if (req_number(off, &r->offset) == -1 ||
+	    req_number(size, &r->size) == -1 ||
+	    r->size > LLONG_MAX - r->offset) {
+		*why = "bad offset or size";
+		goto bad;
+	}
+	if (!users_name_valid(r->mailbox)) {
+		*why = "bad mailbox name";
+		goto bad;
+	}
+	if (!req_text_ok(r->sender)) {
+		*why = "bad return-path";
+		goto bad;
+	}
+	if (r->rcpt[0] == '\0' || !req_text_ok(r->rcpt)) {
+		*why = "bad delivered-to address";
+		goto bad;
+	}
+	return 0;
+bad:
+	memset(r, 0, sizeof(*r));
+	return -1;
+}

@@ -40,9 +40,11 @@ kurir demo host
   config        $conf
   demo user     demo@localhost, password: $(cat "$run/demo-password")
   send mail     printf 'Subject: hi\n\nhello\n' | KURIR_CONF=$conf $build/sendmail demo
-                (SMTP on 127.0.0.1:2525 and POP3 on 127.0.0.1:1110 as those services land)
+                swaks --server 127.0.0.1:2525 --to demo@localhost   (any SMTP client)
   see the queue $build/kurirctl -f $conf queue
-  fetch mail    curl -u demo:PASSWORD pop3://127.0.0.1:1110/1
+  not yet       delivery into $run/mail and POP3 on 127.0.0.1:1110 land
+                with kurir-send/kurir-local and kurir-pop3d; until then
+                accepted mail waits in the queue
   stop          Ctrl-C
 
 EOM

@@ -110,7 +110,7 @@ install: all
 	    install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/kurir/$$b; done
 
 # libFuzzer targets: clang, with the common sources compiled in.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) | $(STAMP)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard */*.c) | $(STAMP)
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -Icommon $(shell pkg-config --cflags $(PKGS)) -DKURIR_SYSCONFDIR='"$(SYSCONFDIR)"' \

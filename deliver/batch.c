@@ -194,7 +194,7 @@ deliver_write(struct local_ctx *c, struct delivery *d)
 {
 	const struct local_req *r = &d->req;
 	struct stat st;
-	char what[LOCAL_MBOX_MAX + LOCAL_NAME_MAX + 32];
+	char what[LOCAL_MBOX_MAX + 64];
 	char head[2 * LOCAL_ADDR_MAX + 64];
 	size_t scan, chunk = 0;
 	long long done;
@@ -236,8 +236,8 @@ deliver_write(struct local_ctx *c, struct delivery *d)
 	}
 	if (fd == -1) {
 		e = errno;
-		snprintf(what, sizeof(what), "creating %s/tmp/%s", r->mailbox,
-		    d->tmpname);
+		snprintf(what, sizeof(what), "creating a file in %s/tmp",
+		    r->mailbox);
 		d->tmpname[0] = '\0';
 		status_sys(d, what, e);
 		return;
@@ -274,8 +274,7 @@ fail:
 	e = errno;
 	if (fd >= 0)
 		close(fd);
-	snprintf(what, sizeof(what), "writing %s/tmp/%s", r->mailbox,
-	    d->tmpname);
+	snprintf(what, sizeof(what), "writing to %s/tmp", r->mailbox);
 	unlinkat(d->md->tmp_fd, d->tmpname, 0);
 	d->tmpname[0] = '\0';
 	if (rd)
@@ -300,7 +299,7 @@ static void
 deliver_link(struct local_ctx *c, struct delivery *d)
 {
 	struct maildir *m = d->md;
-	char what[LOCAL_MBOX_MAX + LOCAL_NAME_MAX + 32];
+	char what[LOCAL_MBOX_MAX + 64];
 	int tries, e;
 
 	strlcpy(d->newname, d->tmpname, sizeof(d->newname));
@@ -311,8 +310,8 @@ deliver_link(struct local_ctx *c, struct delivery *d)
 		if (link_happened(m, d->tmpname, d->newname))
 			break;
 		if (e != EEXIST || tries == LOCAL_NAME_TRIES) {
-			snprintf(what, sizeof(what), "linking %s/tmp/%s into "
-			    "new/", m->name, d->tmpname);
+			snprintf(what, sizeof(what), "linking into %s/new",
+			    m->name);
 			unlinkat(m->tmp_fd, d->tmpname, 0);
 			d->tmpname[0] = d->newname[0] = '\0';
 			status_sys(d, what, e);

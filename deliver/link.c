@@ -18,6 +18,7 @@
  * treats the requests it had outstanding as temporary failures).
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "log.h"
 
 #define LINK_FDS_MAX	4	/* room for a few; all but one are closed */
+#define LINK_LINGER	5	/* seconds to send the last answers */
 
 static void link_read_cb(evutil_socket_t, short, void *);
 static void link_write_cb(evutil_socket_t, short, void *);
@@ -168,16 +170,20 @@ link_write_cb(evutil_socket_t fd, short what, void *arg)
 void
 link_finish(struct local_link *l, int exit_code)
 {
+	struct timeval tv = { LINK_LINGER, 0 };
 	int fl;
 
 	if (l->done)
 		return;
 	l->done = 1;
 	l->exit_code = exit_code;
-	/* the last answers: wait for the socket rather than drop them */
+	/* the last answers: wait a little for the socket rather than drop
+	 * them, but not for ever on a kurir-send that reads no more */
 	if (l->out.len > 0 && (fl = fcntl(l->fd, F_GETFL)) != -1 &&
-	    fcntl(l->fd, F_SETFL, fl & ~O_NONBLOCK) != -1)
-		buf_send(l->fd, &l->out);
+	    fcntl(l->fd, F_SETFL, fl & ~O_NONBLOCK) != -1 &&
+	    setsockopt(l->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != -1 &&
+	    buf_send(l->fd, &l->out) != 0)
+		log_warnx("%zu bytes of answers not sent", l->out.len);
 	event_del(l->ev_read);
 	event_del(l->ev_write);
 	l->reading = 0;

@@ -151,15 +151,15 @@ maildir_get(struct local_ctx *c, const char *mailbox, char *what,
 			return &c->md[i];
 	if (c->nmd == LOCAL_BATCH_MAX) {	/* not with one per request */
 		errno = ENFILE;
-		snprintf(what, whatlen, "%s", mailbox);
+		snprintf(what, whatlen, "maildir %s", mailbox);
 		return NULL;
 	}
-	snprintf(what, whatlen, "%s", mailbox);
+	snprintf(what, whatlen, "maildir %s", mailbox);
 	if ((mfd = dir_open(c->root_fd, mailbox, &made_box)) == -1)
 		return NULL;
 	for (i = 0; i < 3; i++) {
 		if ((sfd[i] = dir_open(mfd, subs[i], &made_sub)) == -1) {
-			snprintf(what, whatlen, "%s/%s", mailbox, subs[i]);
+			snprintf(what, whatlen, "maildir %s/%s", mailbox, subs[i]);
 			goto fail;
 		}
 	}

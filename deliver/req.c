@@ -3,11 +3,12 @@
  *
  * Input: the payload of one frame from kurir-send, untrusted as far as
  * this parser is concerned.  Output: struct local_req, whose strings
- * point into the payload.  Strict: exactly five NUL-terminated fields,
- * offset and size all decimal digits (strtonum), offset + size within
- * off_t, a mailbox that users_name_valid() accepts (so '/', "..", a
- * leading dot, upper case or control bytes never reach the filesystem),
- * and two addresses without control bytes (they become header fields).
+ * point into the payload.  Strict: exactly five NUL-terminated fields;
+ * offset and size plain decimal (digits only, no leading zero, then
+ * strtonum) whose sum fits off_t; a mailbox that users_name_valid()
+ * accepts (so '/', "..", a leading dot, upper case or control bytes
+ * never reach the filesystem); two addresses without control bytes
+ * (they become header fields), the second non-empty.
  * Pure: no I/O and no allocation, so fuzz_local_req.c drives it alone.
  */
 #include <limits.h>
@@ -36,8 +37,8 @@ req_number(const char *s, long long *out)
 	const char *errstr;
 	size_t i;
 
-	/* strtonum alone would take blanks and a sign */
-	if (s[0] == '\0')
+	/* strtonum alone would take blanks, a sign and leading zeros */
+	if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
 		return -1;
 	for (i = 0; s[i] != '\0'; i++)
 		if (s[i] < '0' || s[i] > '9')

@@ -93,8 +93,8 @@ qenv_format(struct buf *b, const struct qenv *e, size_t *size_off)
 {
 	size_t i;
 
-	if (!qid_valid(e->id) || !qtext_valid(e->sender, 1024) ||
-	    !qtext_valid(e->client ? e->client : "", 1024) ||
+	if (!qid_valid(e->id) || !qtext_valid(e->sender, QFILE_FIELD_MAX) ||
+	    !qtext_valid(e->client ? e->client : "", QFILE_FIELD_MAX) ||
 	    e->nrcpts == 0 || e->nrcpts > QFILE_MAX_RCPTS) {
 		errno = EINVAL;
 		return -1;
@@ -109,7 +109,7 @@ qenv_format(struct buf *b, const struct qenv *e, size_t *size_off)
 	if (buf_printf(b, "sender %s\n", e->sender) == -1)
 		return -1;
 	for (i = 0; i < e->nrcpts; i++) {
-		if (!qtext_valid(e->rcpts[i].addr, 1024) ||
+		if (!qtext_valid(e->rcpts[i].addr, QFILE_FIELD_MAX) ||
 		    e->rcpts[i].addr[0] == '\0') {
 			errno = EINVAL;
 			return -1;
@@ -191,6 +191,11 @@ qenv_parse(const char *p, size_t len, struct qenv *e, const char **why)
 		klen = (size_t)(val - line);
 		val++;
 		vlen -= klen + 1;
+		/* the same bound qenv_format enforces: what parses can be written */
+		if (vlen > QFILE_FIELD_MAX) {
+			*why = "envelope field too long";
+			return -1;
+		}
 #define KEY(k) (klen == sizeof(k) - 1 && memcmp(line, k, klen) == 0)
 		if (KEY("id")) {
 			if (vlen != QID_LEN || seen_id++)
@@ -361,6 +366,13 @@ qstate_line(struct qenv *e, const char *s, size_t n)
 	e->rcpts[idx].next_try = next;
 	free(e->rcpts[idx].last_error);
 	e->rcpts[idx].last_error = end > p ? dup_field(p, (size_t)(end - p)) : NULL;
+	/* a hand-edited or damaged log must not put controls on a terminal */
+	if (e->rcpts[idx].last_error != NULL) {
+		char *c;
+		for (c = e->rcpts[idx].last_error; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = ' ';
+	}
 }
 
 int

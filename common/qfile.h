@@ -22,6 +22,7 @@
 #define QFILE_MAX_RCPTS	10000		/* bound on one envelope */
 #define QFILE_HDR_MAX	(4 * 1024 * 1024)	/* bound on the envelope part */
 #define QFILE_SIZE_DIGITS 20		/* fixed width: patched at commit */
+#define QFILE_FIELD_MAX	1024		/* bytes in one envelope value */
 
 enum qstate { QS_PENDING, QS_DEFERRED, QS_DELIVERED, QS_FAILED };
 

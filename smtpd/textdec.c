@@ -43,6 +43,22 @@ line_grow(struct textdec *d, size_t k)
 		textdec_flag(d, ME_LONG_LINE);
 }
 
+/*
+ * Ordinary text of the current line: emitted only up to the octet that
+ * crosses the limit, so how the input was split into reads never changes
+ * what reaches the caller.
+ */
+static void
+text_run(struct textdec *d, textdec_emit fn, void *arg, const char *p,
+    size_t k)
+{
+	size_t room = d->line_len < TEXTDEC_LINE_MAX - 1 ?
+	    TEXTDEC_LINE_MAX - 1 - d->line_len : 0;
+
+	emit(d, fn, arg, p, k < room ? k : room);
+	line_grow(d, k);
+}
+
 /* how many bytes from p are ordinary text (not CR, LF or NUL) */
 static size_t
 text_span(const char *p, size_t n)
@@ -71,14 +87,14 @@ textdec_data(struct textdec *d, const char *p, size_t n, textdec_emit fn,
 					*done = 1;
 					return i + 3;
 				}
-				i++;		/* a stuffed dot: drop it */
-				line_grow(d, 1);
+				/* a stuffed dot: drop it; it does not count
+				 * toward the line limit (RFC 5321 4.5.3.1.6) */
+				i++;
 			}
 			d->line_start = 0;
 		}
 		k = text_span(p + i, n - i);
-		emit(d, fn, arg, p + i, k);
-		line_grow(d, k);
+		text_run(d, fn, arg, p + i, k);
 		i += k;
 		if (i == n)
 			break;
@@ -121,8 +137,7 @@ textdec_bdat(struct textdec *d, const char *p, size_t n, textdec_emit fn,
 			textdec_flag(d, ME_BARE_EOL);
 		}
 		k = text_span(p + i, n - i);
-		emit(d, fn, arg, p + i, k);
-		line_grow(d, k);
+		text_run(d, fn, arg, p + i, k);
 		i += k;
 		if (i == n)
 			break;

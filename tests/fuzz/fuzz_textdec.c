@@ -134,7 +134,7 @@ data_pieces(const char *in, size_t n, const uint8_t *sel, struct run *r)
  * The reference: split the wire text at CRLF only.  A line that is
  * exactly "." ends the text; a line starting with "." loses that dot;
  * within a line every CR or LF is bare, a NUL is refused, and more than
- * LINE_OCTETS octets (the stuffed dot counted, as textdec.c does) is too
+ * LINE_OCTETS octets (the stuffed dot not counted, RFC 5321) is too
  * long; the first reason wins and ends the output.  An unfinished last
  * line is taken as far as it can be decided.
  */
@@ -177,9 +177,10 @@ reference(const char *in, size_t n, int bdat, int last, struct run *r)
 				else if (!(stuffed && j == pos))
 					r->o.p[r->o.len++] = in[j];
 			}
-			/* BDAT counts only the octets it emits */
-			if (!bdat || (in[j] != '\r' && in[j] != '\n' &&
-			    in[j] != '\0'))
+			/* BDAT counts only the octets it emits; DATA all
+			 * but the stuffed dot */
+			if (bdat ? (in[j] != '\r' && in[j] != '\n' &&
+			    in[j] != '\0') : !(stuffed && j == pos))
 				octets++;
 			if (octets > LINE_OCTETS && r->error == ME_NONE)
 				r->error = ME_LONG_LINE;

@@ -105,6 +105,9 @@ install: all
 	    ln -sf ../libexec/kurir/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; done
 	ln -sf ../libexec/kurir/kurir-sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail
 	ln -sf ../libexec/kurir/kurir-sendmail $(DESTDIR)$(PREFIX)/sbin/mailq
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	for f in conf/*.example; do b=$$(basename $$f .example); \
 	    [ -e $(DESTDIR)$(SYSCONFDIR)/kurir/$$b ] || \
 	    install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/kurir/$$b; done

@@ -28,7 +28,7 @@ struct strlist {
 
 /* an account for one role: a login name, or "uid[:gid]" */
 struct conf_user {
-	char	*spec;		/* as written; NULL: not set (run as invoker) */
+	char	*spec;		/* as written; NULL: not set (as root: the default kurir-* account) */
 };
 
 struct conf {

@@ -5,7 +5,8 @@
  *   queue [--json]   list the queue (id, size, arrival, sender, recipients)
  *   delete ID        remove a message from the queue
  *   user add NAME    set NAME's password (first line of standard input)
- *   check            validate the config and every table; file:line on error
+ *   check [-v]       validate the config and every table; file:line on error;
+ *                    -v also prints every key's effective value
  *   setup            create state_dir, mail_dir and, as root, the accounts
  * Runs as the invoking admin; reads the queue and tables directly.
  */
@@ -24,7 +25,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: kurirctl [-f CONF] queue [--json] | delete ID | "
-	    "user add NAME | check | setup\n");
+	    "user add NAME | check [-v] | setup\n");
 	exit(EX_USAGE);
 }
 
@@ -88,6 +89,12 @@ main(int argc, char *argv[])
 		rc = ctl_user_add(&c, argv[2]);
 	else if (strcmp(argv[0], "check") == 0 && argc == 1)
 		rc = check_all(&c);
+	else if (strcmp(argv[0], "check") == 0 && argc == 2 &&
+	    strcmp(argv[1], "-v") == 0) {
+		/* valid, and every key's effective value (postconf-like) */
+		if ((rc = check_all(&c)) == 0 && conf_print(&c, stdout) == -1)
+			rc = 1;
+	}
 	else if (strcmp(argv[0], "setup") == 0 && argc == 1) {
 		if ((rc = setup_tree(&c, 1, err, sizeof(err))) == -1) {
 			fprintf(stderr, "kurirctl: setup: %s\n", err);

@@ -71,6 +71,23 @@ bind_queue_socket(void)
 	return fd;
 }
 
+/* <state_dir>/kurird.pid: how kurirctl finds us */
+static void
+write_pidfile(void)
+{
+	char path[4200];
+	FILE *f;
+
+	if (path_fmt(path, sizeof(path), "%s/kurird.pid", D.conf.state_dir) == -1 ||
+	    (f = fopen(path, "w")) == NULL) {
+		log_warn("pid file");
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) == EOF)
+		log_warn("pid file");
+}
+
 static void
 stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -137,9 +154,19 @@ main(int argc, char *argv[])
 	D.conf_path = conf_path(D.conf_path);
 	if (conf_load(&D.conf, D.conf_path, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	/* children get the config's absolute path: they may chdir/chroot */
-	if ((D.conf_path = realpath(D.conf_path, NULL)) == NULL)
-		fatal("realpath");
+	/*
+	 * Children get the config's absolute path (they may chdir/chroot),
+	 * made absolute without resolving symlinks: relative paths inside it
+	 * are taken from the folder it was named in, by everyone alike.
+	 */
+	if (D.conf_path[0] != '/') {
+		char cwd[4096], *abs;
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL ||
+		    asprintf(&abs, "%s/%s", cwd, D.conf_path) == -1)
+			fatal("config path");
+		D.conf_path = abs;
+	}
 	if (self_dir(D.bindir, sizeof(D.bindir)) == -1)
 		fatal("cannot find my own directory");
 	if (setup_tree(&D.conf, 1, err, sizeof(err)) == -1)
@@ -162,6 +189,10 @@ main(int argc, char *argv[])
 	child_init(&D.auth, "kurir-auth", wire_auth_started);
 	if (D.nlisteners > 0)
 		child_init(&D.smtpd, "kurir-smtpd", wire_smtpd_started);
+	/* without -d: into the background, logging to syslog */
+	if (!D.debug && daemon(0, 0) == -1)
+		fatal("daemon");
+	write_pidfile();
 	/* the queue first, so mail has somewhere to go */
 	if (child_start(&D.queue) == -1 || child_start(&D.auth) == -1 ||
 	    (D.smtpd.name != NULL && child_start(&D.smtpd) == -1))
@@ -169,5 +200,7 @@ main(int argc, char *argv[])
 
 	log_info("kurir running (%s)", D.conf_path);
 	event_base_dispatch(D.base);
+	if (path_fmt(err, sizeof(err), "%s/kurird.pid", D.conf.state_dir) == 0)
+		unlink(err);
 	return 0;
 }

@@ -85,11 +85,16 @@ send_file(struct child *c, uint16_t type, const char *path)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		/* a missing table is an empty table; the child says so */
-		if (errno != ENOENT)
-			log_warn("%s", path);
-		if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		/*
+		 * A missing table is an empty one (a fresh host has none).  A
+		 * table we cannot read is not: send nothing, so the service
+		 * keeps what it has (or answers "try later" without one).
+		 */
+		if (errno != ENOENT ||
+		    (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+			log_warn("%s (not sent to %s)", path, c->name);
 			return;
+		}
 	}
 	send_fd(c, type, fd, path);
 	close(fd);

@@ -127,9 +127,16 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 		session_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	/* <postmaster> without a domain is ours (RFC 5321 4.5.1) */
-	if (a.domain[0] == '\0')
-		strlcpy(a.domain, S.conf.local_domains.v[0], sizeof(a.domain));
+	/* <postmaster> without a domain is ours, always (RFC 5321 4.5.1) */
+	if (a.domain[0] == '\0') {
+		strlcpy(a.domain, S.conf.local_domains.n > 0 ?
+		    S.conf.local_domains.v[0] : S.conf.hostname, sizeof(a.domain));
+		if (addr_format(&a, text, sizeof(text)) == -1)
+			session_error(s, "501 5.1.3 Bad recipient address syntax");
+		else
+			rcpt_accept(s, text);
+		return;
+	}
 	local = conf_is_local_domain(&S.conf, a.domain);
 	/* user%host@us: only when enabled, and then relay rules apply */
 	if (local && S.conf.percent_hack && strchr(a.local, '%') != NULL &&

@@ -356,6 +356,21 @@ class NonRelayTest(SMTPHostCase):
             self.assertTrue(x["address"].lower().endswith("@example.test"), x)
 
 
+class NoLocalDomainsTest(SMTPHostCase):
+    """A relay-only host (local_domains empty) still takes <postmaster>
+    (RFC 5321 4.5.1) - a regression test for a NULL dereference."""
+    host_extra = {"local_domains": "", "relay_clients": "192.0.2.0/24",
+                  "smtp_greet_pause": "0"}
+
+    def test_bare_postmaster(self):
+        c = self.client()
+        c.ehlo()
+        c.expect("MAIL FROM:<s@remote.test>", 250)
+        self.assertReply(c.cmd("RCPT TO:<postmaster>"), 250)
+        self.assertReply(c.cmd("RCPT TO:<user@remote.test>"), 554, "5.7.1")
+        self.assertReply(c.cmd("NOOP"), 250)
+
+
 class PercentHackTest(SMTPHostCase):
     host_users = {"alice": "pw-alice"}
     host_extra = {"relay_clients": "192.0.2.0/24", "smtp_greet_pause": "0",

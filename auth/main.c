@@ -46,6 +46,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	auth_stop(0);
 }
 
+static int was_root;	/* started as root: separation in force */
+
 int
 main(int argc, char *argv[])
 {
@@ -56,6 +58,7 @@ main(int argc, char *argv[])
 	char err[1024], root[4200];
 	int ch, debug = 0, cfd = -1;
 
+	was_root = geteuid() == 0;
 	while ((ch = getopt(argc, argv, "dc:f:")) != -1) {
 		switch (ch) {
 		case 'd': debug = 1; break;
@@ -95,8 +98,12 @@ main(int argc, char *argv[])
 	if (priv_drop(&conf, ROLE_AUTH, root, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	conf_free(&conf);		/* nothing in it is needed any more */
-	if (sandbox_enter(SANDBOX_AUTH) == -1)
+	/* as root the sandbox is part of the contract: no sandbox, no service */
+	if (sandbox_enter(SANDBOX_AUTH) == -1) {
+		if (was_root)
+			fatal("sandbox not entered");
 		log_warn("sandbox not entered");
+	}
 
 	log_info("ready");
 	event_base_dispatch(base);

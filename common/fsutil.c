@@ -45,22 +45,28 @@ int
 dir_ensure(const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
 	struct stat st;
+	int fd, r = -1;
 
 	if (mkdir(path, mode) == -1 && errno != EEXIST)
 		return -1;
-	if (lstat(path, &st) == -1)
+	/*
+	 * Owner and mode are set through a descriptor of the directory
+	 * itself: a symlink swapped in between can aim us nowhere.
+	 */
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
 		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;	/* a symlink here could aim us anywhere */
-		return -1;
-	}
+	if (fstat(fd, &st) == -1)
+		goto out;
 	if (uid != (uid_t)-1 && geteuid() == 0 &&
-	    (st.st_uid != uid || st.st_gid != gid) &&
-	    lchown(path, uid, gid) == -1)
-		return -1;
-	if ((st.st_mode & 07777) != mode && chmod(path, mode) == -1)
-		return -1;
-	return 0;
+	    (st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) == -1)
+		goto out;
+	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) == -1)
+		goto out;
+	r = 0;
+out:
+	close(fd);
+	return r;
 }
 
 int

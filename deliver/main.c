@@ -52,6 +52,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	link_finish(&L, 0);
 }
 
+static int was_root;	/* started as root: separation in force */
+
 int
 main(int argc, char *argv[])
 {
@@ -63,6 +65,7 @@ main(int argc, char *argv[])
 	char err[1024], host[256];
 	int ch, debug = 0, cfd = -1, root_fd;
 
+	was_root = geteuid() == 0;
 	while ((ch = getopt(argc, argv, "dc:f:")) != -1) {
 		switch (ch) {
 		case 'd': debug = 1; break;
@@ -114,8 +117,12 @@ main(int argc, char *argv[])
 	if (priv_drop(&conf, ROLE_MAIL, ".", err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	conf_free(&conf);
-	if (sandbox_enter(SANDBOX_POP3_USER) == -1)
+	/* as root the sandbox is part of the contract: no sandbox, no service */
+	if (sandbox_enter(SANDBOX_POP3_USER) == -1) {
+		if (was_root)
+			fatal("sandbox not entered");
 		log_warn("sandbox not entered");
+	}
 
 	log_info("ready");
 	event_base_dispatch(base);

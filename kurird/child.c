@@ -34,6 +34,7 @@ int
 child_start(struct child *c)
 {
 	char prog[4200], fdarg[CHILD_MAXFDS][8];
+	int sp[2];
 	const char *argv[6 + 2 * CHILD_MAXFDS];
 	int i, n = 0;
 	pid_t pid;
@@ -41,6 +42,19 @@ child_start(struct child *c)
 
 	if (path_fmt(prog, sizeof(prog), "%s/%s", D.bindir, c->name) == -1)
 		return -1;
+	/*
+	 * A fresh control channel for every start: nothing meant for a dead
+	 * predecessor (a half-written frame, an old CTL_GO) reaches this one.
+	 */
+	if (c->ctl >= 0)
+		close(c->ctl);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		c->ctl = -1;
+		log_warn("socketpair for %s", c->name);
+		return -1;
+	}
+	c->ctl = sp[0];
+	c->fds[0] = sp[1];
 	argv[n++] = c->name;
 	argv[n++] = "-f";
 	argv[n++] = D.conf_path;
@@ -59,6 +73,8 @@ child_start(struct child *c)
 	if ((pid = fork()) == -1) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		log_warn("fork %s", c->name);
+		close(c->fds[0]);
+		c->fds[0] = -1;
 		return -1;
 	}
 	if (pid == 0) {
@@ -83,6 +99,8 @@ child_start(struct child *c)
 		_exit(127);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(c->fds[0]);	/* the child's end is the child's alone */
+	c->fds[0] = -1;
 	c->pid = pid;
 	gettimeofday(&c->started_at, NULL);
 	log_info("started %s (pid %ld)", c->name, (long)pid);

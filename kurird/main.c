@@ -9,10 +9,12 @@
  * SIGTERM/SIGINT: stop the children (they finish committed work), exit.
  * SIGHUP: check the new config, then pass SIGHUP on to every child.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,17 +30,14 @@
 
 struct kurird D;
 
-/* A service with a control channel; its end is always fd 3 (-c 3). */
+/* A service with a control channel; its end is always fd 3 (-c 3),
+ * made anew by child_start for every start. */
 static void
 child_init(struct child *c, const char *name, void (*started)(void))
 {
-	int sp[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
-		fatal("socketpair");
 	c->name = name;
-	c->ctl = sp[0];
-	c->fds[0] = sp[1];
+	c->ctl = -1;
+	c->fds[0] = -1;
 	c->fdflags[0] = "-c";
 	c->nfds = 1;
 	c->started = started;
@@ -56,6 +55,7 @@ static int
 bind_queue_socket(void)
 {
 	struct sockaddr_un sun;
+	mode_t old;
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -64,11 +64,27 @@ bind_queue_socket(void)
 		fatalx("queue socket path too long");
 	if (unlink(sun.sun_path) == -1 && errno != ENOENT)
 		fatal("unlink %s", sun.sun_path);
+	/* the mode comes from the umask at bind: no chmod of a path after */
+	old = umask(0111);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(sun.sun_path, 0666) == -1 || listen(fd, 512) == -1)
+	    listen(fd, 512) == -1)
 		fatal("%s", sun.sun_path);
+	umask(old);
 	return fd;
+}
+
+/* Sessions, links and queue files each take a descriptor: allow many. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit");
+	}
 }
 
 /* <state_dir>/kurird.pid: how kurirctl finds us */
@@ -78,8 +94,12 @@ write_pidfile(void)
 	char path[4200];
 	FILE *f;
 
+	int fd;
+
+	/* root writes here: never through a symlink someone planted */
 	if (path_fmt(path, sizeof(path), "%s/kurird.pid", D.conf.state_dir) == -1 ||
-	    (f = fopen(path, "w")) == NULL) {
+	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1 || (f = fdopen(fd, "w")) == NULL) {
 		log_warn("pid file");
 		return;
 	}
@@ -151,6 +171,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_init("kurird", D.debug);
+	raise_fd_limit();
 	D.conf_path = conf_path(D.conf_path);
 	if (conf_load(&D.conf, D.conf_path, err, sizeof(err)) == -1)
 		fatalx("%s", err);

@@ -41,7 +41,8 @@ link_new(int fd, int trusted)
 	socklen_t len = sizeof(cred);
 	struct passwd *pw;
 
-	if (Q.nlinks >= LINK_MAX) {
+	/* the limit is on local clients: a trusted link is always taken */
+	if (!trusted && Q.nlocal >= LINK_MAX) {
 		log_warnx("too many queue clients; refusing one");
 		close(fd);
 		return NULL;
@@ -82,6 +83,8 @@ link_new(int fd, int trusted)
 	link_arm_idle(l);
 	LIST_INSERT_HEAD(&Q.links, l, entry);
 	Q.nlinks++;
+	if (!trusted)
+		Q.nlocal++;
 	return l;
 }
 
@@ -100,6 +103,8 @@ link_close(struct qlink *l)
 	if (l->ev_read) {
 		event_free(l->ev_read);
 		Q.nlinks--;
+		if (!l->trusted)
+			Q.nlocal--;
 		LIST_REMOVE(l, entry);
 	}
 	if (l->ev_write)
@@ -310,9 +315,12 @@ link_frame(struct qlink *l, const struct frame *f)
 	if (f->type == QP_MAIL)
 		return txn_begin(l, f);
 	if ((t = txn_find(l, f->id)) == NULL)
-		return -1;
+		/* an abort may cross our answer to its commit: harmless */
+		return f->type == QP_ABORT ? 0 : -1;
 	switch (f->type) {
 	case QP_RCPT:
+		if (t->fd != -1)
+			return -1;	/* the envelope was written with the first data */
 		txn_rcpt(t, f);
 		return 0;
 	case QP_CLIENT:
@@ -385,7 +393,14 @@ link_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	int fd;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE) {
+			/* out of descriptors: pause accepting, don't spin */
+			struct timeval tv = { 1, 0 };
+			log_warn("accept on queue socket (pausing 1s)");
+			event_del(Q.ev_listen);
+			event_add(Q.ev_listen_again, &tv);
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
 			log_warn("accept on queue socket");
 		return;
 	}

@@ -66,6 +66,12 @@ parse_fd(const char *s)
 }
 
 static void
+listen_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_add(Q.ev_listen, NULL);
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct conf nc;
@@ -93,7 +99,7 @@ main(int argc, char *argv[])
 {
 	char err[512];
 	int ch, debug = 0, lfd = -1, cfd = -1;
-	struct event *ev_listen, *ev_ctl = NULL, *ev_term, *ev_int, *ev_hup;
+	struct event *ev_ctl = NULL, *ev_term, *ev_int, *ev_hup;
 
 	while ((ch = getopt(argc, argv, "dc:f:l:")) != -1) {
 		switch (ch) {
@@ -129,10 +135,11 @@ main(int argc, char *argv[])
 	Q.ev_commit = event_new(Q.base, -1, 0, store_commit_cb, NULL);
 	event_priority_set(Q.ev_commit, 1);
 	evutil_make_socket_nonblocking(lfd);
-	ev_listen = event_new(Q.base, lfd, EV_READ | EV_PERSIST,
+	Q.ev_listen = event_new(Q.base, lfd, EV_READ | EV_PERSIST,
 	    link_accept_cb, NULL);
-	event_priority_set(ev_listen, 0);
-	event_add(ev_listen, NULL);
+	event_priority_set(Q.ev_listen, 0);
+	event_add(Q.ev_listen, NULL);
+	Q.ev_listen_again = evtimer_new(Q.base, listen_again_cb, NULL);
 	if (cfd != -1) {
 		ev_ctl = event_new(Q.base, cfd, EV_READ | EV_PERSIST,
 		    link_control_cb, event_self_cbarg());
@@ -149,7 +156,7 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(Q.base);
 	/* stopping: make pending commits durable and answered before exit */
-	event_del(ev_listen);
+	event_del(Q.ev_listen);
 	close(lfd);
 	if (!TAILQ_EMPTY(&Q.commits))
 		store_commit_cb(-1, 0, NULL);

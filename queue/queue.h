@@ -71,6 +71,8 @@ struct queue_ctx {
 	TAILQ_HEAD(, txn) commits;
 	LIST_HEAD(, qlink) links;
 	size_t		 nlinks;
+	size_t		 nlocal;		/* of which local (untrusted) */
+	struct event	*ev_listen, *ev_listen_again;
 	int		 stopping;
 };
 

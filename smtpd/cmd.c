@@ -123,6 +123,11 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 		session_error(s, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
+	/* the envelope went to the queue with the first chunk */
+	if (s->bdat_used) {
+		session_error(s, "503 5.5.1 Error: RCPT not allowed after BDAT");
+		return;
+	}
 	if (s->nrcpts >= S.conf.smtp_max_recipients) {
 		session_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
@@ -168,7 +173,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 		    text);
 		return;
 	}
-	s->awaiting = 1;
+	session_await(s, AWAIT_RCPT);
 }
 
 /*
@@ -258,7 +263,7 @@ auth_submit(struct session *s, const char *user, char *pass)
 	strlcpy(s->auth_login_user, user, sizeof(s->auth_login_user));
 	s->state = S_AUTH;
 	s->auth_step = 3;	/* answer pending */
-	s->awaiting = 1;
+	session_await(s, AWAIT_AUTH);
 }
 
 /* a user name goes into log lines: no control characters */
@@ -456,9 +461,10 @@ peer_auth_reply(uint16_t type, uint32_t id, const char *data, size_t len)
 {
 	struct session *s = session_find(id);
 
-	if (s == NULL || !s->awaiting)
+	if (s == NULL ||
+	    (s->awaiting != AWAIT_RCPT && s->awaiting != AWAIT_AUTH))
 		return;
-	if (s->state == S_AUTH) {
+	if (s->awaiting == AWAIT_AUTH) {
 		s->state = S_CMD;
 		if (type == AP_OK && len > 0 && len < sizeof(s->auth_user)) {
 			memcpy(s->auth_user, data, len);

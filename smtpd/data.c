@@ -154,7 +154,9 @@ data_abort(struct session *s)
 {
 	if (s->qtxn == 0)
 		return;
-	peer_send(&S.queue, QP_ABORT, s->qtxn, NULL, 0);
+	/* once committed it is the queue's: never abort it, just forget it */
+	if (s->awaiting != AWAIT_COMMIT)
+		peer_send(&S.queue, QP_ABORT, s->qtxn, NULL, 0);
 	s->qtxn = 0;
 }
 
@@ -168,7 +170,7 @@ data_end(struct session *s)
 	s->state = S_CMD;
 	if ((e = s->dec.error) == ME_NONE &&
 	    peer_send(&S.queue, QP_COMMIT, s->qtxn, NULL, 0) == 0) {
-		s->awaiting = 1;
+		session_await(s, AWAIT_COMMIT);
 		return;
 	}
 	if (e == ME_NONE)
@@ -219,7 +221,7 @@ peer_queue_reply(uint16_t type, uint32_t id, const char *data, size_t len)
 	if (s == NULL)
 		return;
 	s->qtxn = 0;		/* the transaction is over at the queue */
-	if (!s->awaiting) {
+	if (s->awaiting != AWAIT_COMMIT) {
 		/* an answer before the commit: the rest can only fail */
 		textdec_flag(&s->dec, ME_QUEUE);
 		return;

@@ -42,6 +42,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	smtpd_stop();
 }
 
+static int was_root;	/* started as root: separation in force */
+
 int
 main(int argc, char *argv[])
 {
@@ -51,6 +53,7 @@ main(int argc, char *argv[])
 	struct event *ev;
 
 	S.ctl_fd = -1;
+	was_root = geteuid() == 0;
 	while ((ch = getopt(argc, argv, "dc:f:")) != -1) {
 		switch (ch) {
 		case 'd': debug = 1; break;
@@ -103,8 +106,12 @@ main(int argc, char *argv[])
 	    event_add(ev, NULL) == -1)
 		fatalx("signal events");
 	signal(SIGHUP, SIG_IGN);	/* kurird sends the new config itself */
-	if (sandbox_enter(SANDBOX_SMTPD) == -1)
+	/* as root the sandbox is part of the contract: no sandbox, no service */
+	if (sandbox_enter(SANDBOX_SMTPD) == -1) {
+		if (was_root)
+			fatal("sandbox not entered");
 		log_warn("sandbox not entered");
+	}
 	log_info("ready: %d listeners, TLS %s", S.nlisteners,
 	    S.tls_server ? "on" : "off");
 	event_base_dispatch(S.base);

@@ -18,12 +18,32 @@
 #include "smtpd.h"
 
 static void peer_read_cb(evutil_socket_t, short, void *);
+static void peer_down(struct peer *);
+
+static void
+peer_down_cb(evutil_socket_t fd, short what, void *arg)
+{
+	peer_down(arg);
+}
+
+/*
+ * A write failed: the link is dead, but its sessions are told from the
+ * event loop, never from inside the caller (which may be closing one).
+ */
+static void
+peer_fail(struct peer *p)
+{
+	if (p->dead)
+		return;
+	p->dead = 1;
+	event_active(p->ev_down, EV_TIMEOUT, 0);
+}
 static void peer_write_cb(evutil_socket_t, short, void *);
 
 int
 peer_up(const struct peer *p)
 {
-	return p->fd != -1;
+	return p->fd != -1 && !p->dead;
 }
 
 static void
@@ -33,6 +53,7 @@ peer_down(struct peer *p)
 
 	if (p->fd == -1)
 		return;
+	p->dead = 0;
 	log_warnx("link to %s lost", p->name);
 	event_free(p->ev_read);
 	event_free(p->ev_write);
@@ -45,7 +66,8 @@ peer_down(struct peer *p)
 		next = TAILQ_NEXT(s, entry);
 		if (p == &S.queue && s->qtxn != 0)
 			peer_queue_reply(0, s->qtxn, NULL, 0);
-		else if (p == &S.auth && s->awaiting)
+		else if (p == &S.auth && (s->awaiting == AWAIT_RCPT ||
+		    s->awaiting == AWAIT_AUTH))
 			peer_auth_reply(0, s->id, NULL, 0);
 	}
 }
@@ -61,6 +83,10 @@ peer_attach(struct peer *p, int fd)
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	p->fd = fd;
+	p->dead = 0;
+	if (p->ev_down == NULL &&
+	    (p->ev_down = evtimer_new(S.base, peer_down_cb, p)) == NULL)
+		fatalx("evtimer_new");
 	p->ev_read = event_new(S.base, fd, EV_READ | EV_PERSIST, peer_read_cb, p);
 	p->ev_write = event_new(S.base, fd, EV_WRITE, peer_write_cb, p);
 	if (p->ev_read == NULL || p->ev_write == NULL)
@@ -77,24 +103,30 @@ peer_flush(struct peer *p)
 	if (r == 1)
 		event_add(p->ev_write, NULL);
 	else if (r == -1)
-		peer_down(p);
+		peer_fail(p);
 }
 
 static void
 peer_write_cb(evutil_socket_t fd, short what, void *arg)
 {
-	peer_flush(arg);
+	struct peer *p = arg;
+	int was_high = p->out.len >= PEER_LOW;
+
+	peer_flush(p);
+	/* the queue caught up: sessions held back in DATA go on */
+	if (p == &S.queue && was_high && p->out.len < PEER_LOW)
+		sessions_kick();
 }
 
 int
 peer_send(struct peer *p, uint16_t type, uint32_t id, const void *data,
     size_t len)
 {
-	if (p->fd == -1)
+	if (!peer_up(p))
 		return -1;
+	/* over the backlog cap: this request fails, the link lives on */
 	if (frame_pack(&p->out, type, id, data, len) == -1) {
-		log_warn("link to %s", p->name);
-		peer_down(p);
+		log_warn("link to %s backlog", p->name);
 		return -1;
 	}
 	/* write at once when nothing is queued: usually no extra wakeup */

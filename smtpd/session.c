@@ -8,6 +8,7 @@
  * the input is exhausted (RFC 2920 pipelining) or a reply must wait.
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -34,10 +35,18 @@ static void session_process(struct session *);
  * our replies, or far ahead of an answer we wait for, is simply not read
  * until it catches up (level-triggered events would spin otherwise).
  */
+static int
+queue_backlogged(const struct session *s)
+{
+	return (s->state == S_DATA || s->state == S_BDAT) &&
+	    S.queue.out.len >= PEER_HIGH;
+}
+
 static void
 session_want_read(struct session *s)
 {
-	int want = s->out.len < SESSION_OUT_MAX && s->in.len < SESSION_IN_MAX;
+	int want = s->out.len < SESSION_OUT_MAX && s->in.len < SESSION_IN_MAX &&
+	    !queue_backlogged(s);
 
 	if (want == s->reading)
 		return;
@@ -81,6 +90,15 @@ refuse(int fd, const char *msg)
 	close(fd);
 }
 
+static void
+listener_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd_listener *l = arg;
+
+	if (!S.stopping)
+		event_add(l->ev, NULL);
+}
+
 void
 smtpd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -93,7 +111,15 @@ smtpd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE) {
+			/* out of descriptors: stop accepting a moment, don't spin */
+			struct timeval tv = { 1, 0 };
+			log_warn("accept (pausing 1s)");
+			event_del(l->ev);
+			event_base_once(S.base, -1, EV_TIMEOUT, listener_again_cb,
+			    l, &tv);
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
 			log_warn("accept");
 		return;
 	}
@@ -172,8 +198,21 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (s->awaiting) {
-		/* our own peer is slow; keep the client's clock from running */
-		session_arm_timer(s);
+		struct timeval now;
+
+		/* our own peer is slow: keep the client's clock from running,
+		 * but not for ever - a lost answer must not pin the session */
+		gettimeofday(&now, NULL);
+		if (now.tv_sec - s->await_since.tv_sec <
+		    2 * S.conf.smtp_command_timeout) {
+			session_arm_timer(s);
+			return;
+		}
+		log_warnx("[%s] no answer from %s; giving up", s->ip,
+		    s->awaiting == AWAIT_COMMIT ? "kurir-queue" : "kurir-auth");
+		session_reply(s, "451 4.3.0 %s Error: internal timeout",
+		    S.conf.hostname);
+		session_close(s, "internal timeout");
 		return;
 	}
 	session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
@@ -206,8 +245,18 @@ session_reset_txn(struct session *s)
 }
 
 void
+session_await(struct session *s, enum await_kind kind)
+{
+	s->awaiting = kind;
+	gettimeofday(&s->await_since, NULL);
+}
+
+void
 session_close(struct session *s, const char *why)
 {
+	/* out of every list first: nothing reached from here finds it */
+	TAILQ_REMOVE(&S.sessions, s, entry);
+	S.nsessions--;
 	session_flush(s);
 	log_info("disconnect from [%s] ehlo=%d mail=%u rcpt=%u data=%u "
 	    "quit=%u%s%s", s->ip, s->helo[0] != '\0', s->n_mail, s->n_rcpt,
@@ -228,8 +277,6 @@ session_close(struct session *s, const char *why)
 	buf_free(&s->in);
 	buf_free(&s->out);
 	buf_free(&s->chunk);
-	TAILQ_REMOVE(&S.sessions, s, entry);
-	S.nsessions--;
 	free(s);
 	if (S.stopping && S.nsessions == 0)
 		event_base_loopexit(S.base, NULL);
@@ -357,7 +404,8 @@ session_process(struct session *s)
 	size_t used, len, max;
 
 	while (s->in.len > 0 && !s->awaiting && s->state != S_CLOSING &&
-	    s->state != S_TLS && s->out.len < SESSION_OUT_MAX) {
+	    s->state != S_TLS && s->out.len < SESSION_OUT_MAX &&
+	    !queue_backlogged(s)) {
 		if (s->state == S_GREET_PAUSE) {
 			log_warnx("[%s] talked before the greeting; refused", s->ip);
 			session_reply(s, "554 5.5.0 %s Error: SMTP protocol "
@@ -558,11 +606,33 @@ session_start_tls(struct session *s)
 	s->state = S_CMD;
 	s->helo[0] = '\0';
 	s->esmtp = 0;
+	s->auth_user[0] = '\0';
 	session_reset_txn(s);
 	event_del(s->ev_write);
 	session_arm_timer(s);
 	/* OpenSSL reads record by record: any EHLO sent right after the
 	 * handshake is still in the socket and wakes the read event */
+}
+
+/* The queue link drained: go on with sessions held back by it. */
+void
+sessions_kick(void)
+{
+	struct session *s, *next;
+
+	for (s = TAILQ_FIRST(&S.sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->awaiting)
+			continue;
+		if (s->in.len > 0)
+			session_process(s);
+		session_flush(s);
+		if (s->state == S_CLOSING && s->out.len == 0) {
+			session_close(s, NULL);
+			continue;
+		}
+		session_want_read(s);
+	}
 }
 
 void

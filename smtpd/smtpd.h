@@ -32,6 +32,12 @@
 
 enum listen_kind { LISTEN_SMTP, LISTEN_SUBMISSION };
 
+enum await_kind { AWAIT_NONE, AWAIT_RCPT, AWAIT_AUTH, AWAIT_COMMIT };
+
+/* queue link backlog: sessions in DATA stop reading above HIGH, go on below LOW */
+#define PEER_HIGH	(16u * 1024 * 1024)
+#define PEER_LOW	(4u * 1024 * 1024)
+
 enum sess_state {
 	S_GREET_PAUSE,		/* waiting to greet; input now is a violation */
 	S_CMD,			/* reading commands */
@@ -58,8 +64,10 @@ struct session {
 	int		 reading;	/* read event armed */
 	unsigned	 errors;
 	int		 discarding;	/* skipping the rest of an overlong line */
-	/* waiting for kurir-queue or kurir-auth: input processing pauses */
+	/* waiting for kurir-queue or kurir-auth (AWAIT_*): input pauses, and
+	 * an answer is taken only by the wait it belongs to */
 	int		 awaiting;
+	struct timeval	 await_since;
 	/* greeting and authentication */
 	char		 helo[256];
 	int		 esmtp;
@@ -99,6 +107,8 @@ struct smtpd_listener {
 struct peer {
 	const char	*name;
 	int		 fd;		/* -1 while down */
+	int		 dead;		/* failed; peer_down runs from the loop */
+	struct event	*ev_down;
 	struct buf	 in, out;
 	struct event	*ev_read, *ev_write;
 };
@@ -134,6 +144,8 @@ void	 session_arm_timer(struct session *);
 struct session *session_find(uint32_t id);
 void	 session_reset_txn(struct session *);
 void	 session_start_tls(struct session *);
+void	 session_await(struct session *, enum await_kind);
+void	 sessions_kick(void);
 void	 smtpd_stop(void);
 
 /* cmd.c */

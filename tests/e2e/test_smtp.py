@@ -11,6 +11,7 @@ Limits (lines, sizes, timeouts, sessions, errors) are in
 test_smtp_limits.py; STARTTLS and AUTH in test_smtp_tls_auth.py.
 """
 import os
+import socket
 import re
 import shutil
 import signal
@@ -369,6 +370,48 @@ class NoLocalDomainsTest(SMTPHostCase):
         self.assertReply(c.cmd("RCPT TO:<postmaster>"), 250)
         self.assertReply(c.cmd("RCPT TO:<user@remote.test>"), 554, "5.7.1")
         self.assertReply(c.cmd("NOOP"), 250)
+
+
+class ReviewRegressionTest(SMTPHostCase):
+    """Regressions from the code review."""
+    host_users = {"alice": "pw"}
+
+    def test_client_gone_before_250_keeps_the_queue_link(self):
+        """Closing right after the final dot must not abort the committed
+        transaction nor cost every later session its queue link."""
+        s = socket.create_connection(("127.0.0.1", self.host.smtp_port),
+                                     timeout=10)
+        s.recv(1000)
+        s.sendall(b"EHLO x\r\nMAIL FROM:<a@example.test>\r\n"
+                  b"RCPT TO:<alice@example.test>\r\nDATA\r\n")
+        time.sleep(0.3)
+        s.recv(10000)
+        s.sendall(b"Subject: y\r\n\r\nbody\r\n.\r\n")
+        s.close()
+        time.sleep(0.5)
+        c = self.client()
+        c.ehlo()
+        c.expect("MAIL FROM:<a@example.test>", 250)
+        c.expect("RCPT TO:<alice@example.test>", 250)
+        self.assertReply(c.cmd("DATA"), 354)
+        self.assertNotIn("broke the protocol", self.host.log())
+
+    def test_rcpt_after_bdat_refused(self):
+        """The envelope went to the queue with the first chunk: a later
+        RCPT would be accepted and silently lost."""
+        c = self.client()
+        c.ehlo()
+        c.expect("MAIL FROM:<a@example.test>", 250)
+        c.expect("RCPT TO:<alice@example.test>", 250)
+        c.send(b"BDAT 12\r\nSubject: x\r\n")
+        self.assertReply(c.reply(), 250)
+        self.assertReply(c.cmd("RCPT TO:<postmaster@example.test>"), 503)
+        c.send(b"BDAT 6 LAST\r\n\r\nhi\r\n")
+        r = c.reply()
+        self.assertReply(r, 250)
+        e = self.host.queue()[0]
+        self.assertEqual([x["address"] for x in e["recipients"]],
+                         ["alice@example.test"])
 
 
 class PercentHackTest(SMTPHostCase):

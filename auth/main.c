@@ -31,13 +31,7 @@
 #include "log.h"
 #include "privsep.h"
 #include "sandbox.h"
-
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: kurir-auth [-d] [-f CONF] -c FD\n");
-	exit(EX_USAGE);
-}
+#include "service.h"
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -46,7 +40,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	auth_stop(0);
 }
 
-static int was_root;	/* started as root: separation in force */
+static struct service sv;
 
 int
 main(int argc, char *argv[])
@@ -54,31 +48,11 @@ main(int argc, char *argv[])
 	struct conf conf;
 	struct event_base *base;
 	struct event *ev;
-	const char *path = NULL, *errstr;
 	char err[1024], root[4200];
-	int ch, debug = 0, cfd = -1;
+	int cfd;
 
-	was_root = geteuid() == 0;
-	while ((ch = getopt(argc, argv, "dc:f:")) != -1) {
-		switch (ch) {
-		case 'd': debug = 1; break;
-		case 'c':
-			cfd = (int)strtonum(optarg, 3, 1023, &errstr);
-			if (errstr)
-				usage();
-			break;
-		case 'f': path = optarg; break;
-		default: usage();
-		}
-	}
-	if (optind != argc || cfd == -1)
-		usage();
-	log_init("kurir-auth", debug);
-	if (fcntl(cfd, F_GETFD) == -1)
-		fatal("control channel fd %d", cfd);
-	path = conf_path(path);
-	if (conf_load(&conf, path, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	service_init(&sv, "kurir-auth", argc, argv, &conf);
+	cfd = sv.ctl_fd;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);	/* kurird re-sends the tables */
 	tzset();			/* log time stamps, before the chroot */
@@ -98,12 +72,7 @@ main(int argc, char *argv[])
 	if (priv_drop(&conf, ROLE_AUTH, root, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	conf_free(&conf);		/* nothing in it is needed any more */
-	/* as root the sandbox is part of the contract: no sandbox, no service */
-	if (sandbox_enter(SANDBOX_AUTH) == -1) {
-		if (was_root)
-			fatal("sandbox not entered");
-		log_warn("sandbox not entered");
-	}
+	service_sandbox(&sv, SANDBOX_AUTH);
 
 	log_info("ready");
 	event_base_dispatch(base);

@@ -35,15 +35,9 @@
 #include "log.h"
 #include "privsep.h"
 #include "sandbox.h"
+#include "service.h"
 
 static struct local_link L;
-
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: kurir-local [-d] [-f CONF] -c FD\n");
-	exit(EX_USAGE);
-}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -52,7 +46,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	link_finish(&L, 0);
 }
 
-static int was_root;	/* started as root: separation in force */
+static struct service sv;
 
 int
 main(int argc, char *argv[])
@@ -61,31 +55,11 @@ main(int argc, char *argv[])
 	struct local_ctx ctx;
 	struct event_base *base;
 	struct event *ev;
-	const char *path = NULL, *errstr;
 	char err[1024], host[256];
-	int ch, debug = 0, cfd = -1, root_fd;
+	int cfd, root_fd;
 
-	was_root = geteuid() == 0;
-	while ((ch = getopt(argc, argv, "dc:f:")) != -1) {
-		switch (ch) {
-		case 'd': debug = 1; break;
-		case 'c':
-			cfd = (int)strtonum(optarg, 0, 1023, &errstr);
-			if (errstr)
-				usage();
-			break;
-		case 'f': path = optarg; break;
-		default: usage();
-		}
-	}
-	if (optind != argc || cfd == -1)
-		usage();
-	log_init("kurir-local", debug);
-	if (fcntl(cfd, F_GETFD) == -1)
-		fatal("request socket fd %d", cfd);
-	path = conf_path(path);
-	if (conf_load(&conf, path, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	service_init(&sv, "kurir-local", argc, argv, &conf);
+	cfd = sv.ctl_fd;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	tzset();			/* log time stamps, before the chroot */
@@ -117,12 +91,7 @@ main(int argc, char *argv[])
 	if (priv_drop(&conf, ROLE_MAIL, ".", err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	conf_free(&conf);
-	/* as root the sandbox is part of the contract: no sandbox, no service */
-	if (sandbox_enter(SANDBOX_POP3_USER) == -1) {
-		if (was_root)
-			fatal("sandbox not entered");
-		log_warn("sandbox not entered");
-	}
+	service_sandbox(&sv, SANDBOX_POP3_USER);
 
 	log_info("ready");
 	event_base_dispatch(base);

@@ -22,16 +22,10 @@
 #include "log.h"
 #include "privsep.h"
 #include "sandbox.h"
+#include "service.h"
 #include "smtpd.h"
 
 struct smtpd S;
-
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: kurir-smtpd [-d] [-f CONF] -c FD\n");
-	exit(EX_USAGE);
-}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -42,36 +36,17 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	smtpd_stop();
 }
 
-static int was_root;	/* started as root: separation in force */
+static struct service sv;
 
 int
 main(int argc, char *argv[])
 {
-	const char *path = NULL, *errstr;
 	char err[1024], root[4200];
-	int ch, debug = 0, i;
+	int i;
 	struct event *ev;
 
-	S.ctl_fd = -1;
-	was_root = geteuid() == 0;
-	while ((ch = getopt(argc, argv, "dc:f:")) != -1) {
-		switch (ch) {
-		case 'd': debug = 1; break;
-		case 'c':
-			S.ctl_fd = (int)strtonum(optarg, 3, 1023, &errstr);
-			if (errstr)
-				usage();
-			break;
-		case 'f': path = optarg; break;
-		default: usage();
-		}
-	}
-	if (optind != argc || S.ctl_fd == -1)
-		usage();
-	log_init("kurir-smtpd", debug);
-	path = conf_path(path);
-	if (conf_load(&S.conf, path, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	service_init(&sv, "kurir-smtpd", argc, argv, &S.conf);
+	S.ctl_fd = sv.ctl_fd;
 	signal(SIGPIPE, SIG_IGN);
 	tzset();
 	if (tls_init() == -1)
@@ -106,12 +81,7 @@ main(int argc, char *argv[])
 	    event_add(ev, NULL) == -1)
 		fatalx("signal events");
 	signal(SIGHUP, SIG_IGN);	/* kurird sends the new config itself */
-	/* as root the sandbox is part of the contract: no sandbox, no service */
-	if (sandbox_enter(SANDBOX_SMTPD) == -1) {
-		if (was_root)
-			fatal("sandbox not entered");
-		log_warn("sandbox not entered");
-	}
+	service_sandbox(&sv, SANDBOX_SMTPD);
 	log_info("ready: %d listeners, TLS %s", S.nlisteners,
 	    S.tls_server ? "on" : "off");
 	event_base_dispatch(S.base);

@@ -1,0 +1,64 @@
+/*
+ * service.c - shared start-up of kurird's services (service.h).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "service.h"
+
+static void __attribute__((noreturn))
+usage(const char *name)
+{
+	fprintf(stderr, "usage: %s [-d] [-f CONF] -c FD\n", name);
+	exit(EX_USAGE);
+}
+
+void
+service_init(struct service *sv, const char *name, int argc, char *argv[],
+    struct conf *c)
+{
+	const char *errstr;
+	char err[1024];
+	int ch;
+
+	sv->name = name;
+	sv->conf_path = NULL;
+	sv->debug = 0;
+	sv->ctl_fd = -1;
+	sv->was_root = geteuid() == 0;
+	while ((ch = getopt(argc, argv, "dc:f:")) != -1) {
+		switch (ch) {
+		case 'd': sv->debug = 1; break;
+		case 'c':
+			sv->ctl_fd = (int)strtonum(optarg, 0, 1023, &errstr);
+			if (errstr)
+				usage(name);
+			break;
+		case 'f': sv->conf_path = optarg; break;
+		default: usage(name);
+		}
+	}
+	if (optind != argc || sv->ctl_fd == -1)
+		usage(name);
+	log_init(name, sv->debug);
+	if (fcntl(sv->ctl_fd, F_GETFD) == -1)
+		fatal("control channel fd %d", sv->ctl_fd);
+	sv->conf_path = conf_path(sv->conf_path);
+	if (conf_load(c, sv->conf_path, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+}
+
+void
+service_sandbox(const struct service *sv, enum sandbox_profile p)
+{
+	/* as root the sandbox is part of the contract: no sandbox, no service */
+	if (sandbox_enter(p) == 0)
+		return;
+	if (sv->was_root)
+		fatal("sandbox %s not entered", sandbox_name(p));
+	log_warn("sandbox %s not entered", sandbox_name(p));
+}

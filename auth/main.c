@@ -71,7 +71,7 @@ main(int argc, char *argv[])
 		fatalx("state_dir too long");
 	if (priv_drop(&conf, ROLE_AUTH, root, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	conf_free(&conf);		/* nothing in it is needed any more */
+	A.conf = &conf;		/* local_domains, for AP_RESOLVE */
 	service_sandbox(&sv, SANDBOX_AUTH);
 
 	log_info("ready");

@@ -26,7 +26,9 @@
 #include "addr.h"
 #include "auth.h"
 #include "authproto.h"
+#include "frame.h"
 #include "log.h"
+#include "resolve.h"
 
 static void
 req_delay_cb(evutil_socket_t fd, short what, void *arg)
@@ -156,6 +158,41 @@ req_rcpt(struct alink *l, const struct frame *f)
 	return 0;
 }
 
+/* AP_RESOLVE: the final targets of a local part.  -1: bad request. */
+static int
+req_resolve(struct alink *l, const struct frame *f)
+{
+	char local[ADDR_LOCAL_MAX + 1];
+	const char *why = NULL;
+	struct buf out;
+
+	if (f->len == 0 || f->len > ADDR_LOCAL_MAX ||
+	    memchr(f->data, '\0', f->len) != NULL)
+		return -1;
+	memcpy(local, f->data, f->len);
+	local[f->len] = '\0';
+	if (!A.users_loaded || !A.aliases_loaded) {
+		link_reply(l, AP_FAIL, f->id, "4.3.0 tables not loaded");
+		return 0;
+	}
+	/* the answer fits one frame: RESOLVE_TARGETS_MAX short lines */
+	buf_init(&out, FRAME_MAX);
+	switch (resolve_local(A.users, A.aliases, A.conf, local, &out, &why)) {
+	case RESOLVE_OK:
+		link_reply(l, AP_OK, f->id, buf_cstr(&out));
+		break;
+	case RESOLVE_NOUSER:
+		link_reply(l, AP_NOUSER, f->id, "");
+		break;
+	default:
+		log_info("resolve %s: %s", local, why);
+		link_reply(l, AP_FAIL, f->id, why);
+		break;
+	}
+	buf_free(&out);
+	return 0;
+}
+
 /* One frame from a client.  -1: protocol violation, close the link. */
 int
 req_frame(struct alink *l, const struct frame *f)
@@ -166,6 +203,8 @@ req_frame(struct alink *l, const struct frame *f)
 		return 0;
 	case AP_RCPT:
 		return req_rcpt(l, f);
+	case AP_RESOLVE:
+		return req_resolve(l, f);
 	default:
 		return -1;
 	}

@@ -19,6 +19,12 @@
  *              AP_FAIL ("tables not loaded") before the first tables
  *              arrived: a temporary answer, never a false "no such user".
  *              Case-insensitive, like all lookups.
+ *   AP_RESOLVE payload "local-part" -> AP_OK with the final targets after
+ *              alias expansion, one per line: "user NAME", "remote ADDR",
+ *              "fail TARGET" (an alias target that exists nowhere); or
+ *              AP_NOUSER; or AP_FAIL "5.4.6 alias loop" and the like
+ *              (permanent), "4.x.x ..." (temporary, e.g. tables not
+ *              loaded).  Used by kurir-send before delivery.
  * Control (kurird -> kurir-auth, each with a descriptor):
  *   AP_CTL_USERS    the users_file, opened for reading (payload: its path,
  *                   for messages); AP_CTL_ALIASES likewise
@@ -32,6 +38,7 @@
 enum authproto_type {
 	AP_AUTH = 1,
 	AP_RCPT,
+	AP_RESOLVE,
 	AP_OK = 10,
 	AP_FAIL,
 	AP_NOUSER,

@@ -27,6 +27,7 @@
 #include "../auth/delay.c"
 #include "../auth/link.c"
 #include "../auth/req.c"
+#include "../auth/resolve.c"
 
 static struct event_base *base;
 static int ctlp[2];		/* [0] kurir-auth's end, [1] ours (kurird) */

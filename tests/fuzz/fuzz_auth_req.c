@@ -43,6 +43,7 @@
 #include "../../auth/delay.c"
 #include "../../auth/link.c"
 #include "../../auth/req.c"
+#include "../../auth/resolve.c"
 
 #define REQ_ID		0x0a0b0c0d
 
@@ -334,7 +335,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		raw_answers();
 		break;
 	default:
-		if (type == AP_AUTH || type == AP_RCPT) {
+		if (type == AP_AUTH || type == AP_RCPT || type == AP_RESOLVE) {
 			raw_answers();
 			break;
 		}

@@ -146,18 +146,19 @@ frame_write(int fd, uint16_t type, uint32_t id, const void *data, size_t len)
 	return frame_write_fd(fd, type, id, data, len, -1);
 }
 
-/* recvmsg that also picks up a passed descriptor */
-static ssize_t
-frame_recv(int fd, void *p, size_t n, int *gotfd)
+ssize_t
+frame_recv(int fd, void *p, size_t n, int flags, int *gotfd)
 {
 	struct msghdr msg;
 	struct iovec iov;
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		char		buf[CMSG_SPACE(FRAME_FDS_MAX * sizeof(int))];
 	} cm;
 	struct cmsghdr *c;
+	size_t i, nfd;
 	ssize_t r;
+	int got;
 
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = p;
@@ -166,23 +167,25 @@ frame_recv(int fd, void *p, size_t n, int *gotfd)
 	msg.msg_iovlen = 1;
 	msg.msg_control = cm.buf;
 	msg.msg_controllen = sizeof(cm.buf);
-	r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | flags);
 	if (r == -1 && errno == ENOTSOCK)
 		return read(fd, p, n);
 	if (r <= 0)
 		return r;
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(c), sizeof(int));
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 			if (*gotfd >= 0)
 				close(got);	/* one per frame; drop extras */
 			else
 				*gotfd = got;
 		}
 	}
+	/* more descriptors than room: the kernel closed the rest for us */
 	return r;
 }
 
@@ -207,7 +210,7 @@ frame_read(int fd, struct buf *in, struct frame *f)
 		if (buf_reserve(in, want - in->len) == -1)
 			goto bad;
 		/* read exactly what this frame needs: never into the next */
-		n = frame_recv(fd, in->data + in->len, want - in->len, &gotfd);
+		n = frame_recv(fd, in->data + in->len, want - in->len, 0, &gotfd);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

@@ -54,6 +54,14 @@ int	frame_write_fd(int fd, uint16_t type, uint32_t id, const void *,
  */
 int	frame_read(int fd, struct buf *in, struct frame *f);
 
+/*
+ * recvmsg(2) of up to n bytes that also takes a passed descriptor into
+ * *gotfd (if it is still -1; any further ones are closed).  flags: e.g.
+ * MSG_DONTWAIT.  Falls back to read(2) on a non-socket.
+ */
+#define FRAME_FDS_MAX	4
+ssize_t	frame_recv(int fd, void *p, size_t n, int flags, int *gotfd);
+
 /* Read from a non-blocking fd into in (at most FRAME_MAX+FRAME_HDR at a
  * time); returns bytes read, 0 on EOF, -1 on error (EAGAIN passes). */
 ssize_t	frame_fill(int fd, struct buf *in);

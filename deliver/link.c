@@ -31,7 +31,6 @@
 #include "localproto.h"
 #include "log.h"
 
-#define LINK_FDS_MAX	4	/* room for a few; all but one are closed */
 #define LINK_LINGER	5	/* seconds to send the last answers */
 
 static void link_read_cb(evutil_socket_t, short, void *);
@@ -82,49 +81,6 @@ link_teardown(struct local_link *l)
 	l->batch = NULL;
 	buf_free(&l->in);
 	buf_free(&l->out);
-}
-
-/* Read up to n bytes; a passed descriptor lands in *gotfd (one kept). */
-static ssize_t
-link_recv(int fd, void *p, size_t n, int *gotfd)
-{
-	struct msghdr msg;
-	struct iovec iov;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(LINK_FDS_MAX * sizeof(int))];
-	} cm;
-	struct cmsghdr *c;
-	size_t i, nfd;
-	ssize_t r;
-	int got;
-
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = p;
-	iov.iov_len = n;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	if ((r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) <= 0)
-		return r;
-	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len < CMSG_LEN(0))
-			continue;
-		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < nfd; i++) {
-			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*gotfd >= 0)
-				close(got);	/* one per frame */
-			else
-				*gotfd = got;
-		}
-	}
-	if (msg.msg_flags & MSG_CTRUNC)
-		log_warnx("descriptors beyond %d in one read were dropped",
-		    LINK_FDS_MAX);
-	return r;
 }
 
 static int
@@ -211,8 +167,8 @@ link_take(struct local_link *l)
 				break;
 			want = FRAME_HDR + f.len;
 		}
-		n = link_recv(l->fd, l->in.data + l->in.len, want - l->in.len,
-		    &l->in_fd);
+		n = frame_recv(l->fd, l->in.data + l->in.len, want - l->in.len,
+		    MSG_DONTWAIT, &l->in_fd);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))

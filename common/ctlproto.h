@@ -14,6 +14,11 @@
  *   CTL_TLS_CERT / CTL_TLS_KEY  the TLS certificate chain and key files
  *               (sent with CTL_CONFIG when tls_cert_file is set)
  *   CTL_GO       the initial batch is complete: start serving
+ *   CTL_LOCAL    (kurir-send) a new link to kurir-local: kurir-local's
+ *               own channel, made by kurird when it started kurir-local
+ *               and handed over whole; it ends when either side dies
+ *   CTL_FLUSH    (kurir-send) kurirctl flush: every deferred recipient
+ *               is due now
  */
 #ifndef KURIR_CTLPROTO_H
 #define KURIR_CTLPROTO_H
@@ -26,6 +31,8 @@ enum ctlproto_type {
 	CTL_TLS_CERT,
 	CTL_TLS_KEY,
 	CTL_GO,
+	CTL_LOCAL,
+	CTL_FLUSH,
 };
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "qfile.h"
 
 void
@@ -318,6 +319,8 @@ out:
 	return r;
 }
 
+static void qrcpt_done_free(struct qrcpt *);
+
 void
 qenv_free(struct qenv *e)
 {
@@ -326,6 +329,7 @@ qenv_free(struct qenv *e)
 	for (i = 0; i < e->nrcpts; i++) {
 		free(e->rcpts[i].addr);
 		free(e->rcpts[i].last_error);
+		qrcpt_done_free(&e->rcpts[i]);
 	}
 	free(e->rcpts);
 	free(e->client);
@@ -340,10 +344,114 @@ qenv_free(struct qenv *e)
  * from a crash mid-append) is ignored.
  */
 static void
+qrcpt_done_free(struct qrcpt *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndone; i++)
+		free(r->done[i]);
+	free(r->done);
+	r->done = NULL;
+	r->ndone = 0;
+}
+
+int
+qrcpt_done(const struct qrcpt *r, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndone; i++)
+		if (strcmp(r->done[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/* xtext (RFC 3461): "+XX" for '+', '=', and bytes outside 0x21-0x7e */
+static int
+xtext_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c < 0x21 || c > 0x7e || c == '+' || c == '=') {
+			if (buf_addch(b, '+') == -1 ||
+			    buf_addch(b, hex[c >> 4]) == -1 ||
+			    buf_addch(b, hex[c & 15]) == -1)
+				return -1;
+		} else if (buf_addch(b, (char)c) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* decode n bytes of xtext; NULL if malformed or it decodes to a NUL */
+static char *
+xtext_decode(const char *s, size_t n)
+{
+	char *out, *o;
+	size_t i;
+	int hi, lo;
+
+	if (n == 0 || (out = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0, o = out; i < n; i++) {
+		if (s[i] != '+') {
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 2 >= n || (hi = hexval(s[i + 1])) == -1 ||
+		    (lo = hexval(s[i + 2])) == -1 || (hi | lo) == 0)
+			goto bad;
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+/* a finished target of rcpt r, remembered once */
+static void
+qrcpt_done_add(struct qrcpt *r, const char *key, size_t n)
+{
+	char *k, **nv;
+
+	if ((k = xtext_decode(key, n)) == NULL)
+		return;
+	if (qrcpt_done(r, k) || r->ndone >= QFILE_MAX_TARGETS ||
+	    (nv = reallocarray(r->done, r->ndone + 1, sizeof(*nv))) == NULL) {
+		free(k);
+		return;
+	}
+	r->done = nv;
+	r->done[r->ndone++] = k;
+}
+
+/*
+ * State log line: "<rcpt-index> <state> <attempts> <next_try> <error>\n",
+ * or "<rcpt-index>/<target-key> ..." for one target of an alias
+ * expansion, or "w delayed 0 0 ..." once a delay warning went out.  The newest line for a recipient wins.  A torn last line
+ * (no newline, from a crash mid-append) is ignored.
+ */
+static void
 qstate_line(struct qenv *e, const char *s, size_t n)
 {
-	const char *f[4], *p = s, *end = s + n, *sp;
-	size_t flen[4];
+	const char *f[4], *p = s, *end = s + n, *sp, *slash;
+	size_t flen[4], ilen;
 	long long idx, att, next;
 	enum qstate st;
 	int i;
@@ -355,12 +463,25 @@ qstate_line(struct qenv *e, const char *s, size_t n)
 		flen[i] = (size_t)(sp - p);
 		p = sp + 1;
 	}
-	if (parse_ll(f[0], flen[0], 0, QFILE_MAX_RCPTS - 1, &idx) == -1 ||
+	if (flen[0] == 1 && f[0][0] == 'w') {
+		e->warned = 1;		/* "w delayed 0 0 ...": warned once */
+		return;
+	}
+	slash = memchr(f[0], '/', flen[0]);
+	ilen = slash ? (size_t)(slash - f[0]) : flen[0];
+	if (parse_ll(f[0], ilen, 0, QFILE_MAX_RCPTS - 1, &idx) == -1 ||
 	    (size_t)idx >= e->nrcpts ||
 	    qstate_from_name(f[1], flen[1], &st) == -1 ||
 	    parse_ll(f[2], flen[2], 0, UINT32_MAX, &att) == -1 ||
 	    parse_ll(f[3], flen[3], 0, LLONG_MAX, &next) == -1)
 		return;
+	if (slash != NULL) {
+		/* a target line: only "finished" matters to a retry */
+		if (st == QS_DELIVERED || st == QS_FAILED)
+			qrcpt_done_add(&e->rcpts[idx], slash + 1,
+			    flen[0] - ilen - 1);
+		return;
+	}
 	e->rcpts[idx].state = st;
 	e->rcpts[idx].attempts = (unsigned)att;
 	e->rcpts[idx].next_try = next;
@@ -407,26 +528,43 @@ qstate_apply(int dirfd, struct qenv *e)
 }
 
 int
-qstate_append(int dirfd, const char *id, size_t rcpt, enum qstate st,
-    unsigned attempts, long long next_try, const char *error, int do_fsync)
+qstate_format(struct buf *b, size_t rcpt, const char *key, enum qstate st,
+    unsigned attempts, long long next_try, const char *error)
 {
-	char line[1200], lastc;
 	const char *err = error ? error : "";
+	size_t i;
+
+	if (buf_printf(b, "%zu", rcpt) == -1 ||
+	    (key != NULL && (buf_addch(b, '/') == -1 ||
+	    xtext_encode(b, key) == -1)) ||
+	    buf_printf(b, " %s %u %lld ", qstate_name(st), attempts,
+	    next_try) == -1)
+		return -1;
+	/* error text: bounded, one line, no control characters */
+	for (i = 0; err[i] != '\0' && i < QSTATE_ERROR_MAX; i++)
+		if (buf_addch(b, ((unsigned char)err[i] < 0x20 ||
+		    err[i] == 0x7f) ? ' ' : err[i]) == -1)
+			return -1;
+	return buf_addch(b, '\n');
+}
+
+int
+qstate_format_warned(struct buf *b)
+{
+	return buf_addstr(b, "w delayed 0 0 delay warning sent\n");
+}
+
+int
+qstate_write(int dirfd, const char *id, const struct buf *b, int do_fsync)
+{
+	char lastc;
 	struct stat sb;
-	size_t i, n;
 	int fd, r = -1;
 
 	if (!qid_valid(id)) {
 		errno = EINVAL;
 		return -1;
 	}
-	n = (size_t)snprintf(line, sizeof(line), "%zu %s %u %lld ", rcpt,
-	    qstate_name(st), attempts, next_try);
-	/* error text: bounded, one line, no control characters */
-	for (i = 0; err[i] != '\0' && n < sizeof(line) - 2; i++)
-		line[n++] = ((unsigned char)err[i] < 0x20 || err[i] == 0x7f) ?
-		    ' ' : err[i];
-	line[n++] = '\n';
 	fd = openat(dirfd, id, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (fd == -1)
@@ -436,12 +574,26 @@ qstate_append(int dirfd, const char *id, size_t rcpt, enum qstate st,
 	    pread(fd, &lastc, 1, sb.st_size - 1) == 1 && lastc != '\n' &&
 	    write(fd, "\n", 1) != 1)
 		goto out;
-	if (write(fd, line, n) != (ssize_t)n)
+	if (b->len > 0 && write_all(fd, b->data, b->len) == -1)
 		goto out;
 	if (do_fsync && fdatasync(fd) == -1)
 		goto out;
 	r = 0;
 out:
 	close(fd);
+	return r;
+}
+
+int
+qstate_append(int dirfd, const char *id, size_t rcpt, enum qstate st,
+    unsigned attempts, long long next_try, const char *error, int do_fsync)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, 0);
+	r = qstate_format(&b, rcpt, NULL, st, attempts, next_try, error) == 0 ?
+	    qstate_write(dirfd, id, &b, do_fsync) : -1;
+	buf_free(&b);
 	return r;
 }

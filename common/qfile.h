@@ -23,6 +23,8 @@
 #define QFILE_HDR_MAX	(4 * 1024 * 1024)	/* bound on the envelope part */
 #define QFILE_SIZE_DIGITS 20		/* fixed width: patched at commit */
 #define QFILE_FIELD_MAX	1024		/* bytes in one envelope value */
+#define QSTATE_ERROR_MAX 1024		/* bytes of error text in a state line */
+#define QFILE_MAX_TARGETS 1000		/* finished targets kept per recipient */
 
 enum qstate { QS_PENDING, QS_DEFERRED, QS_DELIVERED, QS_FAILED };
 
@@ -32,6 +34,10 @@ struct qrcpt {
 	unsigned	 attempts;
 	long long	 next_try;	/* unix seconds; 0: now */
 	char		*last_error;	/* NULL if none */
+	/* targets of an alias expansion that are finished (delivered or
+	 * failed), as state-log keys: a retry skips them */
+	char		**done;
+	size_t		 ndone;
 };
 
 struct qenv {
@@ -44,6 +50,7 @@ struct qenv {
 	size_t		 nrcpts;
 	uint64_t	 size;		/* message bytes after the envelope */
 	size_t		 body_off;	/* where the message starts in the file */
+	int		 warned;	/* state log: a delay warning went out */
 };
 
 /* A new id, unique within this process and sortable by time. */
@@ -73,6 +80,22 @@ int	qstate_apply(int statedirfd, struct qenv *e);
 int	qstate_append(int statedirfd, const char *id, size_t rcpt,
 	    enum qstate, unsigned attempts, long long next_try,
 	    const char *error, int do_fsync);
+/*
+ * Format one result line into b.  key NULL: the recipient itself; else
+ * one target of its alias expansion ("user:alice", "remote:bob@x"),
+ * written as "<rcpt>/<key>" with the key xtext-encoded (RFC 3461), so
+ * it has no space or control byte.
+ */
+int	qstate_format(struct buf *b, size_t rcpt, const char *key,
+	    enum qstate, unsigned attempts, long long next_try,
+	    const char *error);
+/* The line that records a delay warning sent to the sender. */
+int	qstate_format_warned(struct buf *b);
+/* Append the lines in b to state/<id> with one write; fdatasync if asked. */
+int	qstate_write(int statedirfd, const char *id, const struct buf *b,
+	    int do_fsync);
+/* Is key among r's finished targets? */
+int	qrcpt_done(const struct qrcpt *r, const char *key);
 const char *qstate_name(enum qstate);
 
 #endif

@@ -10,6 +10,15 @@
  * QP_OK (payload: queue id) only after the entry is durable, or with
  * QP_TEMPFAIL / QP_PERMFAIL (payload: "4.3.0 reason" / "5.3.4 reason",
  * an enhanced status code and text fit for an SMTP reply).
+ *
+ * The link kurird makes between kurir-queue and kurir-send (QP_SENDLINK
+ * on kurir-queue's control channel) is trusted too, and carries two more
+ * things: after every durable commit kurir-queue sends QP_NEWENTRY
+ * (id 0, payload: the queue id), so new mail is delivered at once; and
+ * kurir-send submits its bounces on it, with QP_CLIENT "origin=bounce"
+ * or "origin=notice" (a postmaster notice about an undeliverable bounce),
+ * recorded as the envelope's client "kurir-send bounce" / "kurir-send
+ * notice" so that a failed notice is never answered by another.
  */
 #ifndef KURIR_QPROTO_H
 #define KURIR_QPROTO_H
@@ -24,9 +33,14 @@ enum qproto_type {
 	QP_OK = 10,
 	QP_TEMPFAIL,
 	QP_PERMFAIL,
+	QP_NEWENTRY,
 	/* kurird -> kurir-queue control channel: a trusted link's fd */
 	QP_NEWLINK = 20,
+	QP_SENDLINK,		/* the link to kurir-send */
 };
+
+#define QP_CLIENT_BOUNCE	"kurir-send bounce"
+#define QP_CLIENT_NOTICE	"kurir-send notice"
 
 #define QP_SOCKET_NAME	"queue"		/* <state_dir>/sock/queue */
 

@@ -62,10 +62,13 @@
 #define P_REMOTE	(1u << SANDBOX_REMOTE)
 #define P_POP3_PRE	(1u << SANDBOX_POP3_PRE)
 #define P_POP3_USER	(1u << SANDBOX_POP3_USER)
-#define P_ALL		(P_SMTPD | P_AUTH | P_REMOTE | P_POP3_PRE | P_POP3_USER)
-#define P_NOFILES	(P_ALL & ~P_POP3_USER)
+#define P_SEND		(1u << SANDBOX_SEND)
+#define P_ALL		(P_SMTPD | P_AUTH | P_REMOTE | P_POP3_PRE | P_POP3_USER | \
+			    P_SEND)
+#define P_FILES		(P_POP3_USER | P_SEND)	/* inside their chroot */
+#define P_NOFILES	(P_ALL & ~P_FILES)
 #define P_ACCEPT	(P_SMTPD | P_POP3_PRE)
-#define NPROFILES	5
+#define NPROFILES	6
 
 /*
  * AddressSanitizer builds (make asan) run the very same filter; nothing
@@ -106,7 +109,7 @@ static const struct sc_allow allow_tab[] = {
 	{ "_llseek", P_ALL }, { "fstat", P_ALL }, { "fstat64", P_ALL },
 	{ "dup", P_ALL }, { "dup2", P_ALL }, { "dup3", P_ALL },
 	{ "pipe2", P_ALL }, { "eventfd2", P_ALL },
-	{ "pread64", P_POP3_USER }, { "pwrite64", P_POP3_USER },
+	{ "pread64", P_FILES }, { "pwrite64", P_FILES },
 	/* memory (mmap and mprotect are in cond_tab) */
 	{ "brk", P_ALL }, { "munmap", P_ALL }, { "mremap", P_ALL },
 	{ "madvise", P_ALL }, { "futex", P_ALL }, { "futex_time64", P_ALL },
@@ -143,19 +146,19 @@ static const struct sc_allow allow_tab[] = {
 	{ "accept", P_ACCEPT }, { "accept4", P_ACCEPT },
 	{ "connect", P_REMOTE }, { "bind", P_REMOTE },
 	/* files: the Maildir, confined by the chroot */
-	{ "open", P_POP3_USER }, { "openat", P_POP3_USER },
-	{ "rename", P_POP3_USER }, { "renameat", P_POP3_USER },
-	{ "renameat2", P_POP3_USER }, { "unlink", P_POP3_USER },
-	{ "unlinkat", P_POP3_USER }, { "link", P_POP3_USER },
-	{ "linkat", P_POP3_USER }, { "mkdir", P_POP3_USER },
-	{ "mkdirat", P_POP3_USER }, { "getdents64", P_POP3_USER },
-	{ "stat", P_POP3_USER }, { "lstat", P_POP3_USER },
-	{ "newfstatat", P_POP3_USER }, { "fstatat64", P_POP3_USER },
-	{ "statx", P_POP3_USER }, { "access", P_POP3_USER },
-	{ "faccessat", P_POP3_USER }, { "faccessat2", P_POP3_USER },
-	{ "fsync", P_POP3_USER }, { "fdatasync", P_POP3_USER },
-	{ "flock", P_POP3_USER }, { "ftruncate", P_POP3_USER },
-	{ "ftruncate64", P_POP3_USER }, { "utimensat", P_POP3_USER },
+	{ "open", P_FILES }, { "openat", P_FILES },
+	{ "rename", P_FILES }, { "renameat", P_FILES },
+	{ "renameat2", P_FILES }, { "unlink", P_FILES },
+	{ "unlinkat", P_FILES }, { "link", P_FILES },
+	{ "linkat", P_FILES }, { "mkdir", P_FILES },
+	{ "mkdirat", P_FILES }, { "getdents64", P_FILES },
+	{ "stat", P_FILES }, { "lstat", P_FILES },
+	{ "newfstatat", P_FILES }, { "fstatat64", P_FILES },
+	{ "statx", P_FILES }, { "access", P_FILES },
+	{ "faccessat", P_FILES }, { "faccessat2", P_FILES },
+	{ "fsync", P_FILES }, { "fdatasync", P_FILES },
+	{ "flock", P_FILES }, { "ftruncate", P_FILES },
+	{ "ftruncate64", P_FILES }, { "utimensat", P_FILES },
 };
 
 /*
@@ -183,9 +186,9 @@ static const struct sc_cond cond_tab[] = {
 	FCNTL(F_GETFL, P_ALL), FCNTL(F_SETFL, P_ALL),
 	FCNTL(F_GETFD, P_ALL), FCNTL(F_SETFD, P_ALL),
 	FCNTL(F_DUPFD_CLOEXEC, P_ALL),
-	FCNTL(F_GETLK, P_POP3_USER), FCNTL(F_SETLK, P_POP3_USER),
-	FCNTL(F_SETLKW, P_POP3_USER), FCNTL(F_OFD_GETLK, P_POP3_USER),
-	FCNTL(F_OFD_SETLK, P_POP3_USER), FCNTL(F_OFD_SETLKW, P_POP3_USER),
+	FCNTL(F_GETLK, P_FILES), FCNTL(F_SETLK, P_FILES),
+	FCNTL(F_SETLKW, P_FILES), FCNTL(F_OFD_GETLK, P_FILES),
+	FCNTL(F_OFD_SETLK, P_FILES), FCNTL(F_OFD_SETLKW, P_FILES),
 #undef FCNTL
 	{ "newfstatat", P_NOFILES, 3, AT_EMPTY_PATH, AT_EMPTY_PATH },
 	{ "fstatat64", P_NOFILES, 3, AT_EMPTY_PATH, AT_EMPTY_PATH },
@@ -308,7 +311,7 @@ const char *
 sandbox_name(enum sandbox_profile p)
 {
 	static const char *const names[NPROFILES] = {
-		"smtpd", "auth", "remote", "pop3-pre", "pop3-user",
+		"smtpd", "auth", "remote", "pop3-pre", "pop3-user", "send",
 	};
 
 	if ((unsigned)p >= NPROFILES)

@@ -15,6 +15,7 @@ enum sandbox_profile {
 	SANDBOX_REMOTE,		/* as SMTPD plus socket/connect for outgoing SMTP and DNS */
 	SANDBOX_POP3_PRE,	/* as SMTPD */
 	SANDBOX_POP3_USER,	/* file access in its own (chrooted) Maildir; no sockets */
+	SANDBOX_SEND,		/* as POP3_USER: file access in its chrooted queue */
 };
 
 /* 0, or -1 with errno (the caller decides whether that is fatal). */

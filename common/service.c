@@ -2,11 +2,14 @@
  * service.c - shared start-up of kurird's services (service.h).
  */
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "service.h"
 
@@ -61,4 +64,33 @@ service_sandbox(const struct service *sv, enum sandbox_profile p)
 	if (sv->was_root)
 		fatal("sandbox %s not entered", sandbox_name(p));
 	log_warn("sandbox %s not entered", sandbox_name(p));
+}
+
+/*
+ * SIGHUP, the confined way: kurird opened the config for us (CTL_CONFIG);
+ * parse it from the descriptor.  A bad file keeps the old config.
+ */
+int
+service_conf_reload(int fd, const char *path, struct conf *c)
+{
+	struct conf nc;
+	struct buf b;
+	char err[1024], dir[4096];
+	int r = -1;
+
+	buf_init(&b, CONF_FILE_MAX + 16384);
+	strlcpy(dir, path, sizeof(dir));
+	if (read_fd_all(fd, CONF_FILE_MAX, &b) == -1)
+		log_warn("reload: reading %s", path);
+	else if (conf_load_mem(&nc, path, dirname(dir), b.data, b.len, err,
+	    sizeof(err)) == -1)
+		log_warnx("reload: %s (keeping the old config)", err);
+	else {
+		conf_free(c);
+		*c = nc;
+		log_info("config reloaded");
+		r = 0;
+	}
+	buf_free(&b);
+	return r;
 }

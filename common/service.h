@@ -20,6 +20,9 @@ struct service {
  * config into c (fatal on error), check the control channel is open. */
 void	service_init(struct service *, const char *name, int argc,
 	    char *argv[], struct conf *c);
+/* Re-read the config from a descriptor kurird sent (CTL_CONFIG) into c;
+ * 0, or -1 (logged) and c unchanged. */
+int	service_conf_reload(int fd, const char *path, struct conf *c);
 /* Enter the sandbox; started as root, a failure is fatal. */
 void	service_sandbox(const struct service *, enum sandbox_profile);
 

@@ -9,5 +9,6 @@
 int	ctl_queue_list(const struct conf *, int json);
 int	ctl_queue_delete(const struct conf *, const char *id);
 int	ctl_user_add(const struct conf *, const char *name);
+int	ctl_flush(const struct conf *);
 
 #endif

@@ -4,6 +4,7 @@
  * usage: kurirctl [-f CONF] command
  *   queue [--json]   list the queue (id, size, arrival, sender, recipients)
  *   delete ID        remove a message from the queue
+ *   flush            deliver deferred messages now (signals kurird)
  *   user add NAME    set NAME's password (first line of standard input)
  *   check [-v]       validate the config and every table; file:line on error;
  *                    -v also prints every key's effective value
@@ -24,8 +25,8 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: kurirctl [-f CONF] queue [--json] | delete ID | "
-	    "user add NAME | check [-v] | setup\n");
+	fprintf(stderr, "usage: kurirctl [-f CONF] queue [--json] | flush | "
+	    "delete ID | user add NAME | check [-v] | setup\n");
 	exit(EX_USAGE);
 }
 

@@ -18,7 +18,8 @@
 #include "kurird.h"
 #include "log.h"
 
-static struct child *all_children[] = { &D.queue, &D.auth, &D.smtpd };
+static struct child *all_children[] = { &D.queue, &D.auth, &D.local,
+    &D.send, &D.smtpd };
 #define NCHILDREN (sizeof(all_children) / sizeof(all_children[0]))
 
 static void

@@ -44,9 +44,10 @@ struct kurird {
 	struct conf	 conf;
 	const char	*conf_path;
 	int		 debug;
+	int		 hold;		/* -n: no delivery */
 	char		 bindir[4096];
 	struct event_base *base;
-	struct child	 queue, auth, smtpd;
+	struct child	 queue, auth, local, send, smtpd;
 	struct listener	 listeners[LISTEN_MAX];
 	int		 nlisteners;
 	int		 stopping;
@@ -67,6 +68,9 @@ int	wire_listen(void);
 void	wire_queue_started(void);
 void	wire_auth_started(void);
 void	wire_smtpd_started(void);
+void	wire_local_started(void);
+void	wire_send_started(void);
 void	wire_reload(void);
+void	wire_flush(void);
 
 #endif

@@ -1,13 +1,16 @@
 /*
  * kurird - start the mail host and keep it running.
  *
- * usage: kurird [-d] [-f CONF]
+ * usage: kurird [-dn] [-f CONF]
  *   -d  stay in the foreground, log to stderr (children too)
+ *   -n  hold the queue: accept mail but deliver none (kurir-send and
+ *       kurir-local are not started) until kurird runs without -n
  * Runs as root (or the development user).  Reads the config, creates the
  * state and mail trees, binds the sockets, starts the services and
  * restarts one that dies.  It parses no network input.
  * SIGTERM/SIGINT: stop the children (they finish committed work), exit.
  * SIGHUP: check the new config, then pass SIGHUP on to every child.
+ * SIGUSR1 (kurirctl flush): kurir-send makes deferred mail due now.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -46,7 +49,7 @@ child_init(struct child *c, const char *name, void (*started)(void))
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: kurird [-d] [-f CONF]\n");
+	fprintf(stderr, "usage: kurird [-dn] [-f CONF]\n");
 	exit(EX_USAGE);
 }
 
@@ -129,6 +132,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			event_base_loopexit(D.base, NULL);
 		}
 		break;
+	case SIGUSR1:
+		log_info("flush requested");
+		wire_flush();
+		break;
 	case SIGHUP:
 		if (conf_load(&nc, D.conf_path, err, sizeof(err)) == -1) {
 			log_warnx("reload refused: %s", err);
@@ -155,15 +162,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 int
 main(int argc, char *argv[])
 {
-	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
 	char err[1024];
 	int ch;
 	size_t i;
 	struct event *ev;
 
-	while ((ch = getopt(argc, argv, "df:")) != -1) {
+	while ((ch = getopt(argc, argv, "df:n")) != -1) {
 		switch (ch) {
 		case 'd': D.debug = 1; break;
+		case 'n': D.hold = 1; break;
 		case 'f': D.conf_path = optarg; break;
 		default: usage();
 		}
@@ -208,6 +216,8 @@ main(int argc, char *argv[])
 	D.queue.fdflags[1] = "-l";
 	D.queue.nfds = 2;
 	child_init(&D.auth, "kurir-auth", wire_auth_started);
+	child_init(&D.local, "kurir-local", wire_local_started);
+	child_init(&D.send, "kurir-send", wire_send_started);
 	if (D.nlisteners > 0)
 		child_init(&D.smtpd, "kurir-smtpd", wire_smtpd_started);
 	/* without -d: into the background, logging to syslog */
@@ -216,6 +226,8 @@ main(int argc, char *argv[])
 	write_pidfile();
 	/* the queue first, so mail has somewhere to go */
 	if (child_start(&D.queue) == -1 || child_start(&D.auth) == -1 ||
+	    (!D.hold && (child_start(&D.local) == -1 ||
+	    child_start(&D.send) == -1)) ||
 	    (D.smtpd.name != NULL && child_start(&D.smtpd) == -1))
 		fatalx("cannot start the services");
 

@@ -122,6 +122,7 @@ void
 wire_queue_started(void)
 {
 	link_pair(&D.queue, QP_NEWLINK, &D.smtpd, CTL_QUEUE);
+	link_pair(&D.queue, QP_SENDLINK, &D.send, CTL_QUEUE);
 }
 
 static void
@@ -136,6 +137,47 @@ wire_auth_started(void)
 {
 	auth_tables();
 	link_pair(&D.auth, AP_CTL_LINK, &D.smtpd, CTL_AUTH);
+	link_pair(&D.auth, AP_CTL_LINK, &D.send, CTL_AUTH);
+}
+
+/*
+ * kurir-local's channel is its link to kurir-send: we made it when we
+ * started kurir-local, and hand our end over whole (and keep no copy).
+ * When kurir-send dies the link ends, kurir-local exits, and we start a
+ * fresh one for the next kurir-send.
+ */
+static void
+local_hand_over(void)
+{
+	if (!child_running(&D.local) || !child_running(&D.send) ||
+	    D.local.ctl < 0)
+		return;
+	send_fd(&D.send, CTL_LOCAL, D.local.ctl, NULL);
+	close(D.local.ctl);
+	D.local.ctl = -1;
+}
+
+void
+wire_local_started(void)
+{
+	local_hand_over();
+}
+
+void
+wire_send_started(void)
+{
+	link_pair(&D.queue, QP_SENDLINK, &D.send, CTL_QUEUE);
+	link_pair(&D.auth, AP_CTL_LINK, &D.send, CTL_AUTH);
+	local_hand_over();
+	send_fd(&D.send, CTL_GO, -1, NULL);
+}
+
+/* kurirctl flush (SIGUSR1 to us): deferred mail is due now. */
+void
+wire_flush(void)
+{
+	if (child_running(&D.send))
+		send_fd(&D.send, CTL_FLUSH, -1, NULL);
 }
 
 static void
@@ -174,4 +216,6 @@ wire_reload(void)
 	}
 	if (child_running(&D.queue))
 		kill(D.queue.pid, SIGHUP);
+	if (child_running(&D.send))
+		send_file(&D.send, CTL_CONFIG, D.conf_path);
 }

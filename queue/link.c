@@ -273,6 +273,16 @@ txn_client(struct txn *t, const struct frame *f)
 
 	if ((info = frame_str(f, 1024)) == NULL)
 		return -1;
+	if (t->link->sender) {
+		/* kurir-send says only what it submits: a bounce or a notice */
+		if (strcmp(info, "origin=bounce") == 0)
+			t->client = strdup(QP_CLIENT_BOUNCE);
+		else if (strcmp(info, "origin=notice") == 0)
+			t->client = strdup(QP_CLIENT_NOTICE);
+		free(info);
+		t->from_send = 1;
+		return t->client != NULL ? 0 : -1;
+	}
 	for (line = info; line != NULL && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -411,6 +421,7 @@ link_accept_cb(evutil_socket_t lfd, short what, void *arg)
 void
 link_control_cb(evutil_socket_t cfd, short what, void *arg)
 {
+	struct qlink *l;
 	struct buf in;
 	struct frame f;
 	int r;
@@ -419,7 +430,10 @@ link_control_cb(evutil_socket_t cfd, short what, void *arg)
 	r = frame_read(cfd, &in, &f);
 	if (r == 1 && f.type == QP_NEWLINK && f.fd >= 0)
 		link_new(f.fd, 1);
-	else if (r == 1) {
+	else if (r == 1 && f.type == QP_SENDLINK && f.fd >= 0) {
+		if ((l = link_new(f.fd, 1)) != NULL)
+			l->sender = 1;
+	} else if (r == 1) {
 		if (f.fd >= 0)
 			close(f.fd);
 		log_warnx("unexpected control frame %u", f.type);
@@ -431,4 +445,15 @@ link_control_cb(evutil_socket_t cfd, short what, void *arg)
 		event_active(Q.ev_commit, 0, 0);
 	}
 	buf_free(&in);
+}
+
+/* A new entry is durable: tell kurir-send, which delivers it at once. */
+void
+link_notify_new(const char *qid)
+{
+	struct qlink *l;
+
+	LIST_FOREACH(l, &Q.links, entry)
+		if (l->sender)
+			link_reply(l, QP_NEWENTRY, 0, qid);
 }

@@ -47,11 +47,14 @@ struct txn {
 	LIST_ENTRY(txn)	 entry;		/* on link->txns */
 	TAILQ_ENTRY(txn) centry;	/* on the commit list */
 	int		 committing;
+	int		 from_send;	/* a bounce or notice from kurir-send */
 };
 
 struct qlink {
 	int		 fd;
 	int		 trusted;	/* from kurird: may set client info */
+	int		 sender;	/* the link to kurir-send (trusted too):
+					 * told of every commit; its bounces */
 	long long	 uid;		/* peer uid of a local link */
 	char		 user[64];	/* its login name, for Received */
 	struct buf	 in, out;
@@ -84,6 +87,7 @@ void	link_control_cb(evutil_socket_t, short, void *);
 struct qlink *link_new(int fd, int trusted);
 void	link_reply(struct qlink *, uint16_t type, uint32_t id, const char *);
 void	link_close(struct qlink *);
+void	link_notify_new(const char *qid);
 
 /* store.c */
 int	store_open(void);

@@ -119,6 +119,9 @@ store_received(struct txn *t, struct buf *b)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (t->from_send)
+		return buf_printf(b, "Received: by %s (kurir, %s) id %s;\n\t%s\n",
+		    Q.conf.hostname, t->client, t->qid, date);
 	if (!t->link->trusted)
 		return buf_printf(b, "Received: (from %s uid %lld)\n\tby %s "
 		    "(kurir) id %s%s%s%s;\n\t%s\n",
@@ -285,8 +288,10 @@ store_commit_cb(evutil_socket_t fd, short what, void *arg)
 			strlcpy(t->reason, "4.3.0 queue directory sync failed",
 			    sizeof(t->reason));
 		}
-		if (!t->fail)
+		if (!t->fail) {
 			store_log(t);
+			link_notify_new(t->qid);
+		}
 		if (t->link != NULL)
 			link_reply(t->link, t->fail ? QP_TEMPFAIL : QP_OK, t->id,
 			    t->fail ? t->reason : t->qid);

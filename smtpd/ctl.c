@@ -5,7 +5,6 @@
  * socket by itself.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "frame.h"
 #include "fsutil.h"
 #include "log.h"
+#include "service.h"
 #include "smtpd.h"
 
 #define TLS_FILE_MAX	(1024 * 1024)
@@ -65,28 +65,6 @@ out:
 	return r;
 }
 
-static void
-ctl_config(int fd, const char *path)
-{
-	struct conf nc;
-	struct buf b;
-	char err[1024], dir[4096];
-
-	buf_init(&b, CONF_FILE_MAX + 16384);
-	strlcpy(dir, path, sizeof(dir));
-	if (read_fd_all(fd, CONF_FILE_MAX, &b) == -1)
-		log_warn("reload: reading %s", path);
-	else if (conf_load_mem(&nc, path, dirname(dir), b.data, b.len, err,
-	    sizeof(err)) == -1)
-		log_warnx("reload: %s (keeping the old config)", err);
-	else {
-		conf_free(&S.conf);
-		S.conf = nc;
-		log_info("config reloaded");
-	}
-	buf_free(&b);
-}
-
 /* one control frame; returns CTL_GO when the initial batch is done */
 static int
 ctl_frame(const struct frame *f)
@@ -131,7 +109,7 @@ ctl_frame(const struct frame *f)
 		return 0;
 	case CTL_CONFIG:
 		if (f->fd >= 0) {
-			ctl_config(f->fd, text);
+			service_conf_reload(f->fd, text, &S.conf);
 			close(f->fd);
 		}
 		return 0;

@@ -160,6 +160,64 @@ START_TEST(test_open_and_state)
 }
 END_TEST
 
+/* alias targets: finished ones are remembered (xtext keys), others not */
+START_TEST(test_target_lines)
+{
+	struct qenv e;
+	struct buf b;
+	const char *why;
+	char golden[4096];
+	FILE *f;
+	size_t n;
+	int fd;
+
+	f = fopen(GOLDEN, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(golden, 1, sizeof(golden), f);
+	fclose(f);
+	put("000644a1b2c3d4e5", golden, n);
+	ck_assert_int_eq(mkdirat(dirfd_, "state", 0700), 0);
+	sfd_ = openat(dirfd_, "state", O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(sfd_, 0);
+
+	buf_init(&b, 0);
+	ck_assert_int_eq(qstate_format(&b, 0, "user:alice", QS_DELIVERED, 1, 0,
+	    "2.0.0 ok"), 0);
+	/* a key with a space, '+' and a control byte stays one field */
+	ck_assert_int_eq(qstate_format(&b, 0, "remote:\"a b+c\x01\"@x.test",
+	    QS_FAILED, 1, 0, "5.1.1 no"), 0);
+	ck_assert_int_eq(qstate_format(&b, 0, "user:bob", QS_DEFERRED, 1,
+	    1790000060, "4.2.0 full"), 0);
+	ck_assert_int_eq(qstate_format(&b, 0, NULL, QS_DEFERRED, 1, 1790000060,
+	    "4.2.0 full"), 0);
+	ck_assert_int_eq(qstate_format_warned(&b), 0);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&b),
+	    "0/remote:\"a+20b+2Bc+01\"@x.test failed"));
+	ck_assert_int_eq(qstate_write(sfd_, "000644a1b2c3d4e5", &b, 1), 0);
+	/* malformed keys are ignored, not half-applied */
+	buf_reset(&b);
+	buf_addstr(&b, "1/user:+zz delivered 1 0 x\n1/ delivered 1 0 x\n"
+	    "1/+00 delivered 1 0 x\n9/user:x delivered 1 0 x\n");
+	ck_assert_int_eq(qstate_write(sfd_, "000644a1b2c3d4e5", &b, 0), 0);
+	buf_free(&b);
+
+	fd = qenv_open(dirfd_, "000644a1b2c3d4e5", &e, &why);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(qstate_apply(sfd_, &e), 0);
+	ck_assert_int_eq(e.warned, 1);
+	ck_assert_int_eq(e.rcpts[0].state, QS_DEFERRED);
+	ck_assert_uint_eq(e.rcpts[0].ndone, 2);
+	ck_assert(qrcpt_done(&e.rcpts[0], "user:alice"));
+	ck_assert(qrcpt_done(&e.rcpts[0], "remote:\"a b+c\x01\"@x.test"));
+	ck_assert(!qrcpt_done(&e.rcpts[0], "user:bob"));
+	ck_assert_uint_eq(e.rcpts[1].ndone, 0);
+	ck_assert_int_eq(e.rcpts[1].state, QS_PENDING);
+	qenv_free(&e);
+	close(sfd_);
+}
+END_TEST
+
 START_TEST(test_truncated_and_corrupt)
 {
 	struct qenv e;
@@ -250,6 +308,7 @@ main(void)
 	tcase_add_test(tc, test_qid);
 	tcase_add_test(tc, test_golden_roundtrip);
 	tcase_add_test(tc, test_open_and_state);
+	tcase_add_test(tc, test_target_lines);
 	tcase_add_test(tc, test_truncated_and_corrupt);
 	tcase_add_test(tc, test_format_refuses_bad_fields);
 	suite_add_tcase(s, tc);

@@ -41,10 +41,10 @@ kurir demo host
   demo user     demo@localhost, password: $(cat "$run/demo-password")
   send mail     printf 'Subject: hi\n\nhello\n' | KURIR_CONF=$conf $build/sendmail demo
                 swaks --server 127.0.0.1:2525 --to demo@localhost   (any SMTP client)
-  see the queue $build/kurirctl -f $conf queue
-  not yet       delivery into $run/mail and POP3 on 127.0.0.1:1110 land
-                with kurir-send/kurir-local and kurir-pop3d; until then
-                accepted mail waits in the queue
+  read it        $run/mail/demo/new/   (a Maildir: mutt -f $run/mail/demo)
+  see the queue $build/kurirctl -f $conf queue   (deferred mail; flush: kurirctl flush)
+  not yet       remote delivery (kurir-remote) and POP3 on 127.0.0.1:1110
+                (kurir-pop3d); mail for other domains waits in the queue
   stop          Ctrl-C
 
 EOM

@@ -239,11 +239,14 @@ class Host:
     extra: config keys (override the defaults below); users: {name:
     password} added with kurirctl user add; aliases: the aliases file's
     text; submission: also listen for submission (host.submission_port);
-    tls: use the test certificate (tls_cert_file / tls_key_file).
+    tls: use the test certificate (tls_cert_file / tls_key_file);
+    deliver: run the delivery side (kurir-send, kurir-local); without it
+    kurird runs with -n and accepted mail stays in the queue, where the
+    tests of the receiving side look at it.
     """
 
     def __init__(self, extra=None, users=None, aliases=None,
-                 submission=False, tls=False):
+                 submission=False, tls=False, deliver=False):
         self.dir = tempfile.mkdtemp(prefix="kurir-e2e-")
         # other users (the non-root test) must reach the socket
         os.chmod(self.dir, 0o755)
@@ -252,6 +255,7 @@ class Host:
         self.conf = os.path.join(self.dir, "kurir.conf")
         self.procs = []
         self.logs = []
+        self.deliver = deliver
         self.smtp_port = free_port()
         keys = {
             "hostname": "mail.example.test",
@@ -314,8 +318,10 @@ class Host:
 
     def start(self):
         """kurird in the foreground; wait until the queue takes mail."""
-        self.kurird = self.start_logged([prog("kurird"), "-d", "-f", self.conf],
-                                        "kurird")
+        argv = [prog("kurird"), "-d", "-f", self.conf]
+        if not self.deliver:
+            argv.append("-n")
+        self.kurird = self.start_logged(argv, "kurird")
         wait_for(self.queue_ready, 15, "the queue socket")
         return self.kurird
 
@@ -431,11 +437,13 @@ class HostCase(unittest.TestCase):
     host_aliases = None
     host_submission = False
     host_tls = False
+    host_deliver = False
 
     def setUp(self):
         self.host = Host(self.host_extra, self.host_users,
                          aliases=self.host_aliases,
-                         submission=self.host_submission, tls=self.host_tls)
+                         submission=self.host_submission, tls=self.host_tls,
+                         deliver=self.host_deliver)
         self.addCleanup(self.host.cleanup)
 
 

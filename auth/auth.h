@@ -77,7 +77,7 @@ struct auth_ctx {
 	struct event		*ev_ctl;
 	struct users		*users;
 	struct aliases		*aliases;
-	const struct conf	*conf;		/* local_domains for AP_RESOLVE */
+	struct conf		*conf;		/* local_domains for AP_RESOLVE */
 	int			 users_loaded, aliases_loaded;
 	LIST_HEAD(, alink)	 links;
 	size_t			 nlinks;

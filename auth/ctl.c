@@ -8,6 +8,8 @@
  *       if it parses; otherwise "file:line: reason" goes to the log and
  *       the old table stays in use.
  *   AP_CTL_LINK  a client link (link.c).
+ *   AP_CTL_CONFIG  the config (SIGHUP), open; payload its path: the
+ *       local domains that alias expansion uses are taken from it.
  * EOF on the channel means kurird is gone: the event loop ends, exit 0.
  * Frames are small and kurird writes each whole, so they are read with
  * the blocking frame_read.
@@ -23,6 +25,7 @@
 #include "auth.h"
 #include "authproto.h"
 #include "log.h"
+#include "service.h"
 
 struct auth_ctx A;
 
@@ -172,6 +175,17 @@ ctl_frame(const struct frame *f)
 		memcpy(path, f->data, f->len);
 		path[f->len] = '\0';
 		ctl_table(f->type, f->fd, path);
+		break;
+	case AP_CTL_CONFIG:
+		if (f->fd < 0 || f->len == 0 || f->len >= sizeof(path) ||
+		    memchr(f->data, '\0', f->len) != NULL) {
+			log_warnx("control: bad config frame; ignored");
+			break;
+		}
+		memcpy(path, f->data, f->len);
+		path[f->len] = '\0';
+		if (A.conf != NULL)
+			service_conf_reload(f->fd, path, A.conf);
 		break;
 	case AP_CTL_LINK:
 		if (f->fd < 0) {

@@ -29,6 +29,8 @@
  *   AP_CTL_USERS    the users_file, opened for reading (payload: its path,
  *                   for messages); AP_CTL_ALIASES likewise
  *   AP_CTL_LINK     a new client link (socket)
+ *   AP_CTL_CONFIG   the config file, opened for reading, on SIGHUP (payload:
+ *                   its path): local_domains for AP_RESOLVE
  * A table that fails to load keeps the old one in use; the error goes to
  * the log as "file:line: reason".
  */
@@ -45,6 +47,7 @@ enum authproto_type {
 	AP_CTL_USERS = 20,
 	AP_CTL_ALIASES,
 	AP_CTL_LINK,
+	AP_CTL_CONFIG,
 };
 
 #define AUTH_FAIL_DELAY_MS	1000

@@ -120,6 +120,9 @@ child_reaped(struct child *c, int status)
 		if (WIFSIGNALED(status))
 			log_warnx("%s killed by signal %d", c->name,
 			    WTERMSIG(status));
+		else if (c == &D.local && WEXITSTATUS(status) == 0)
+			log_info("%s done (its link to kurir-send closed)",
+			    c->name);
 		else if (WEXITSTATUS(status) != 0 || !D.stopping)
 			log_warnx("%s exited with status %d", c->name,
 			    WEXITSTATUS(status));
@@ -127,8 +130,13 @@ child_reaped(struct child *c, int status)
 	if (D.stopping)
 		return;
 	gettimeofday(&now, NULL);
-	/* a child that ran a while gets a quick restart; a crash loop slows */
-	if (status != -1 && now.tv_sec - c->started_at.tv_sec >= STABLE_SECS)
+	/*
+	 * A child that ran a while gets a quick restart; a crash loop slows.
+	 * kurir-local leaving cleanly is no crash: its link ended because
+	 * kurir-send stopped, and the next kurir-send needs a fresh one.
+	 */
+	if (status != -1 && (now.tv_sec - c->started_at.tv_sec >= STABLE_SECS ||
+	    (c == &D.local && WIFEXITED(status) && WEXITSTATUS(status) == 0)))
 		c->backoff_ms = BACKOFF_MIN_MS;
 	else if (c->backoff_ms < BACKOFF_MIN_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;

@@ -208,8 +208,10 @@ wire_smtpd_started(void)
 void
 wire_reload(void)
 {
-	if (child_running(&D.auth))
+	if (child_running(&D.auth)) {
 		auth_tables();
+		send_file(&D.auth, AP_CTL_CONFIG, D.conf_path);
+	}
 	if (child_running(&D.smtpd)) {
 		send_file(&D.smtpd, CTL_CONFIG, D.conf_path);
 		smtpd_tls();

@@ -10,6 +10,7 @@
  * on the run queue, in the order they became due, until one of the
  * ROUNDS_MAX round slots is free.
  */
+#include <sys/resource.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -93,6 +94,14 @@ void
 sched_init(void)
 {
 	struct timeval tv = { RESCAN_SECS, 0 };
+	struct rlimit rl;
+
+	/* a round holds its entry open, and a copy waits on the link to
+	 * kurir-local for each of its local targets: stay well inside */
+	S.rounds_max = ROUNDS_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 4 < S.rounds_max)
+		S.rounds_max = rl.rlim_cur > 64 ? rl.rlim_cur / 4 : 16;
 
 	RB_INIT(&S.entries);
 	TAILQ_INIT(&S.runq);
@@ -212,7 +221,7 @@ sched_pump(void)
 {
 	struct entry *e;
 
-	while (!S.stopping && S.nrounds < ROUNDS_MAX &&
+	while (!S.stopping && S.nrounds < S.rounds_max &&
 	    (e = TAILQ_FIRST(&S.runq)) != NULL) {
 		TAILQ_REMOVE(&S.runq, e, runq);
 		e->queued = 0;

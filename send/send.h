@@ -31,7 +31,8 @@
 #include "frame.h"
 #include "qfile.h"
 
-#define ROUNDS_MAX	512	/* entries being worked on at once */
+#define ROUNDS_MAX	512	/* entries being worked on at once (fewer if
+				 * the descriptor limit is low) */
 #define AGENT_RETRY_SECS 5	/* an agent was missing: try again this soon */
 #define RESCAN_SECS	600	/* look for entries a lost notice left behind */
 #define STOP_WAIT_SECS	10	/* SIGTERM: answers still awaited this long */
@@ -140,6 +141,7 @@ struct send_ctx {
 	size_t		 nentries;
 	TAILQ_HEAD(, entry) runq;
 	size_t		 nrounds;	/* running */
+	size_t		 rounds_max;	/* ROUNDS_MAX, or what the fd limit allows */
 	struct req_tree	 reqs;
 	uint32_t	 next_req;
 	TAILQ_HEAD(, round) commits;

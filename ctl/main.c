@@ -83,7 +83,9 @@ main(int argc, char *argv[])
 		if (argc == 2 && strcmp(argv[1], "--json") != 0)
 			usage();
 		rc = ctl_queue_list(&c, argc == 2);
-	} else if (strcmp(argv[0], "delete") == 0 && argc == 2)
+	} else if (strcmp(argv[0], "flush") == 0 && argc == 1)
+		rc = ctl_flush(&c);
+	else if (strcmp(argv[0], "delete") == 0 && argc == 2)
 		rc = ctl_queue_delete(&c, argv[1]);
 	else if (strcmp(argv[0], "user") == 0 && argc == 3 &&
 	    strcmp(argv[1], "add") == 0)

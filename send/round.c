@@ -474,6 +474,10 @@ resolve_answer(struct round *r, size_t i, const struct frame *f)
 			j->mailbox = strdup(val);
 			if (asprintf(&j->addr, "%s@%s", val, dom) == -1)
 				j->addr = NULL;
+		} else if (kind == JOB_FAIL && strchr(val, '@') == NULL) {
+			/* a local name that exists nowhere: still an address */
+			if (asprintf(&j->addr, "%s@%s", val, dom) == -1)
+				j->addr = NULL;
 		} else
 			j->addr = strdup(val);
 		if ((n > 1 && j->key == NULL) || j->addr == NULL ||

@@ -22,6 +22,7 @@
  */
 #include <sys/stat.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -325,6 +326,24 @@ deliver_link(struct local_ctx *c, struct delivery *d)
 	m->linked++;
 }
 
+int
+local_peer_gone(const struct local_ctx *c)
+{
+	struct pollfd p;
+
+	if (c->peer_fd < 0)
+		return 0;
+	/*
+	 * POLLHUP shows the hang-up even while requests remain unread: a
+	 * UNIX socket whose peer closed is shut both ways.  (A peer that only
+	 * shut its writing side, POLLRDHUP alone, still reads the answers.)
+	 */
+	p.fd = c->peer_fd;
+	p.events = 0;
+	p.revents = 0;
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 void
 local_batch_run(struct local_ctx *c, struct delivery *v, size_t n)
 {
@@ -341,6 +360,16 @@ local_batch_run(struct local_ctx *c, struct delivery *v, size_t n)
 			close(d->qfd);
 		d->qfd = -1;
 	}
+	/* kurir-send died meanwhile: take the files back rather than make
+	 * copies whose results no one records (they come again) */
+	if (local_peer_gone(c))
+		for (i = 0; i < n; i++) {
+			d = &v[i];
+			if (d->status != 0)
+				continue;
+			unlinkat(d->md->tmp_fd, d->tmpname, 0);
+			status_set(d, LP_TEMP, "4.3.0 kurir-send went away");
+		}
 	/* 2: every file in new/ */
 	for (i = 0; i < n; i++)
 		if (v[i].status == 0)

@@ -110,7 +110,9 @@ link_flush(struct local_link *l)
 		event_add(l->ev_write, NULL);
 	else if (r == -1) {
 		log_warn("answers to kurir-send");
-		buf_reset(&l->out);	/* gone: reading sees EOF */
+		buf_reset(&l->out);
+		/* kurir-send is gone: deliver nothing more for it */
+		link_finish(l, 0);
 	}
 }
 
@@ -203,6 +205,16 @@ link_run_batch(struct local_link *l)
 
 	if (l->n == 0)
 		return;
+	if (local_peer_gone(l->ctx)) {
+		/* requests of a dead kurir-send: the next one sends them again */
+		log_info("kurir-send is gone; %zu requests not delivered", l->n);
+		for (i = 0; i < l->n; i++)
+			if (l->batch[i].qfd >= 0)
+				close(l->batch[i].qfd);
+		l->n = 0;
+		link_finish(l, 0);
+		return;
+	}
 	local_batch_run(l->ctx, l->batch, l->n);
 	for (i = 0; i < l->n; i++) {
 		d = &l->batch[i];

@@ -71,6 +71,7 @@ struct delivery {
 
 struct local_ctx {
 	int		 root_fd;	/* mail_dir */
+	int		 peer_fd;	/* the link to kurir-send, or -1 */
 	long		 pid;
 	char		 host[LOCAL_HOST_MAX];
 	unsigned long long counter;
@@ -128,6 +129,12 @@ void	maildir_close_all(struct local_ctx *);
 /* Take a request: copy and parse its payload; qfd now belongs to d. */
 void	delivery_init(struct delivery *, uint32_t id, const void *payload,
 	    size_t len, int qfd);
+/*
+ * Has kurir-send hung up (peer_fd)?  Its requests still in the socket,
+ * or in a batch not yet linked into new/, are then not delivered: no one
+ * would record the result, and the next kurir-send sends them again.
+ */
+int	local_peer_gone(const struct local_ctx *);
 /* Deliver n requests as one batch; each ends with status and text set
  * and its descriptor closed. */
 void	local_batch_run(struct local_ctx *, struct delivery *, size_t n);

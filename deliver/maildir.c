@@ -37,6 +37,7 @@ local_init(struct local_ctx *c, int root_fd, const char *host)
 
 	memset(c, 0, sizeof(*c));
 	c->root_fd = root_fd;
+	c->peer_fd = -1;
 	c->pid = (long)getpid();
 	maildir_host(host, c->host, sizeof(c->host));
 	for (i = 0; i < LOCAL_BATCH_MAX; i++)

@@ -79,6 +79,7 @@ main(int argc, char *argv[])
 		fatalx("event_base_new");
 	if (link_setup(&L, base, cfd, &ctx) == -1)
 		fatal("request socket");
+	ctx.peer_fd = cfd;
 	if ((ev = evsignal_new(base, SIGTERM, on_signal, NULL)) == NULL ||
 	    event_add(ev, NULL) == -1 ||
 	    (ev = evsignal_new(base, SIGINT, on_signal, NULL)) == NULL ||

@@ -773,6 +773,45 @@ START_TEST(test_link_batch_50)
 }
 END_TEST
 
+/* Requests of a kurir-send that died are not delivered: no one would
+ * record them, and the next kurir-send sends them again.  A peer that
+ * only shut its writing side still gets its answers. */
+START_TEST(test_link_peer_gone)
+{
+	uint16_t type;
+	uint32_t id, i;
+	char text[LOCAL_TEXT_MAX];
+
+	link_start();
+	ctx.peer_fd = sp[0];
+	ck_assert_int_eq(local_peer_gone(&ctx), 0);
+	for (i = 0; i < 20; i++)
+		send_req(2000 + i, "alice", 0);
+	close(sp[1]);
+	sp[1] = -1;
+	ck_assert_int_eq(local_peer_gone(&ctx), 1);
+	pump(50);
+	ck_assert_int_eq(lnk.done, 1);
+	ck_assert_int_eq(lnk.exit_code, 0);
+	ck_assert_int_le(count("alice/new"), 0);	/* -1: not even created */
+	ctx.peer_fd = -1;
+	link_stop();
+
+	link_start();
+	ctx.peer_fd = sp[0];
+	send_req(3000, "alice", 0);
+	ck_assert_int_eq(shutdown(sp[1], SHUT_WR), 0);
+	ck_assert_int_eq(local_peer_gone(&ctx), 0);
+	pump(50);
+	get_answer(&type, &id, text, sizeof(text));
+	ck_assert_uint_eq(type, LP_OK);
+	ck_assert_uint_eq(id, 3000);
+	ck_assert_int_eq(count("alice/new"), 1);
+	ctx.peer_fd = -1;
+	link_stop();
+}
+END_TEST
+
 START_TEST(test_link_fds_matched)
 {
 	uint16_t type;
@@ -936,6 +975,7 @@ main(void)
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_parser);
 	tcase_add_test(tc, test_link_batch_50);
+	tcase_add_test(tc, test_link_peer_gone);
 	tcase_add_test(tc, test_link_fds_matched);
 	tcase_add_test(tc, test_link_split_frame);
 	tcase_add_test(tc, test_link_protocol_errors);

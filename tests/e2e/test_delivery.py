@@ -732,5 +732,78 @@ class QueueViewTest(DeliveryCase):
         self.assertEqual(len(self.mails("alice")), 1)
 
 
+# ---------------------------------------------------------------------------
+class DelayWarningTest(DeliveryCase):
+    """delay_warning: the sender hears once that mail is still waiting."""
+    host_extra = {"retry_min": "1s", "retry_max": "1s",
+                  "delay_warning": "2s", "queue_lifetime": "1h"}
+
+    def test_one_warning_while_deferred(self):
+        # Why: the issue's "optionally, a delay warning after a
+        # configurable time"; once per message, however many retries.
+        self.inject(["-f", "carol@example.test", "alice@example.test"],
+                    "Subject: first\n\nx\n")
+        self.wait_mails("alice", 1)
+        self.chmod(os.path.join(self.mdpath("alice"), "tmp"), 0o500)
+        qid = self.inject(["-f", "bob@example.test", "alice@example.test"],
+                          "Subject: slow one\n\nbody\n")
+        data = self.wait_mails("bob", 1, timeout=15)[0]
+        msg = email.message_from_bytes(data)
+        self.assertTrue(data.startswith(b"Return-Path: <>\n"), data[:200])
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        self.assertIn("Delayed", msg["Subject"])
+        blocks = msg.get_payload()[1].get_payload()
+        self.assertEqual(blocks[1]["Action"], "delayed")
+        self.assertTrue(blocks[1]["Status"].startswith("4."), data)
+        self.assertEqual(blocks[1]["Final-Recipient"],
+                         "rfc822; alice@example.test")
+        self.assertIsNotNone(blocks[1]["Will-Retry-Until"])
+        self.assertIn("Subject: slow one",
+                      msg.get_payload()[2].get_payload())
+        # more retries, no second warning; still queued
+        self.wait_send_lines(qid, 4, "alice@example.test", "deferred")
+        self.count_stays("bob", 1, settle=1.0)
+        self.assertEqual(self.rcpt_state(qid, "alice@example.test")["state"],
+                         "deferred")
+        # and once the Maildir is fixed the message itself arrives
+        os.chmod(os.path.join(self.mdpath("alice"), "tmp"), 0o700)
+        self.host.ctl("flush")
+        self.wait_mails("alice", 2)
+        self.wait_gone(qid)
+
+
+class ReloadTest(DeliveryCase):
+    """SIGHUP: a new local domain is delivered locally from then on."""
+
+    def test_new_local_domain_after_sighup(self):
+        # Why: SPEC: "SIGHUP: reload the config and every table".  Both
+        # kurir-send (local or remote?) and kurir-auth (alias targets)
+        # must see the new local_domains.
+        qid = self.inject(["-f", "bob@example.test", "alice@other.test"],
+                          "Subject: before\n\nx\n")
+        self.wait_send_lines(qid, 1, "alice@other.test", "deferred")
+        self.assertEqual(self.mails("alice"), [])
+        with open(self.host.conf) as f:
+            conf = f.read()
+        with open(self.host.conf, "w") as f:
+            f.write(conf.replace("local_domains = example.test localhost",
+                                 "local_domains = example.test localhost "
+                                 "other.test"))
+        with open(os.path.join(self.host.dir, "aliases"), "a") as f:
+            f.write("fwd: alice@other.test\n")
+        os.kill(self.host.kurird.pid, 1)
+        self.wait(lambda: "config reloaded" in self.host.log(), 10,
+                  "the reload")
+        time.sleep(0.3)
+        self.host.ctl("flush")
+        got = self.wait_mails("alice", 1)
+        self.assertIn(b"Delivered-To: alice@other.test\n", got[0])
+        self.wait_gone(qid)
+        # an alias target in the new domain is local now too
+        self.inject(["-f", "bob@example.test", "fwd@example.test"],
+                    "Subject: via alias\n\nx\n")
+        self.wait_mails("alice", 2)
+
+
 if __name__ == "__main__":
     unittest.main()

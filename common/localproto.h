@@ -9,10 +9,16 @@
  *   LP_DELIVER  id = request number (echoed in the answer)
  *               fd = the queue entry, opened read-only
  *               payload = "offset\0size\0mailbox\0return-path\0delivered-to\0"
+ *                 and optionally "[!]tag\0"
  *                 offset, size: decimal, the message bytes in the entry
  *                 mailbox: the user name (a directory under mail_dir)
  *                 return-path: the envelope sender ("" for <>)
  *                 delivered-to: the final mailbox address, after aliases
+ *                 tag: "<queue id>-<recipient index>", put into the file
+ *                 name ("...K<tag>.<host>"); with '!' kurir-local first
+ *                 looks in new/ and cur/ for a file with that tag and, if
+ *                 there is one, answers LP_OK without a second copy (a
+ *                 copy made before a crash whose result was lost)
  *   answers, same id, payload = enhanced status code and text:
  *   LP_OK       "2.0.0 delivered to maildir"
  *   LP_TEMP     "4.x.x why"  (disk full, quota, unwritable: retry later)

@@ -228,8 +228,18 @@ deliver_write(struct local_ctx *c, struct delivery *d)
 		status_sys(d, what, errno);
 		return;
 	}
+	if (r->check && r->tag != NULL &&
+	    maildir_find_tag(d->md, r->tag, d->newname, sizeof(d->newname)) == 1) {
+		/* made before a crash; only its answer was lost */
+		status_set(d, LP_OK, "2.0.0 delivered to maildir as %s "
+		    "(found)", d->newname);
+		log_info("%s: copy %s already in maildir %s", r->tag,
+		    d->newname, r->mailbox);
+		d->md = NULL;
+		return;
+	}
 	for (tries = 0; fd == -1 && tries < LOCAL_NAME_TRIES; tries++) {
-		maildir_uniq(c, d->tmpname, sizeof(d->tmpname));
+		maildir_uniq(c, r->tag, d->tmpname, sizeof(d->tmpname));
 		fd = openat(d->md->tmp_fd, d->tmpname, O_WRONLY | O_CREAT |
 		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd == -1 && errno != EEXIST)
@@ -318,7 +328,7 @@ deliver_link(struct local_ctx *c, struct delivery *d)
 			status_sys(d, what, e);
 			return;
 		}
-		maildir_uniq(c, d->newname, sizeof(d->newname));
+		maildir_uniq(c, d->req.tag, d->newname, sizeof(d->newname));
 	}
 	if (unlinkat(m->tmp_fd, d->tmpname, 0) == -1)
 		log_warn("%s: unlinking tmp/%s", m->name, d->tmpname);
@@ -396,7 +406,9 @@ local_batch_run(struct local_ctx *c, struct delivery *v, size_t n)
 			    d->newname);
 			log_info("delivered to maildir %s as %s (size %lld)",
 			    d->req.mailbox, d->newname, d->req.size);
-		} else if (d->req.mailbox != NULL)
+		} else if (d->status == LP_OK)
+			;	/* an earlier copy was found: logged then */
+		else if (d->req.mailbox != NULL)
 			log_warnx("delivery to maildir %s for <%s> failed: %s",
 			    d->req.mailbox, d->req.rcpt, d->text);
 		else

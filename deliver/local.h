@@ -30,8 +30,9 @@
 #define LOCAL_NUM_MAX	20	/* digits of offset and size */
 #define LOCAL_ADDR_MAX	512	/* bytes of return-path / delivered-to */
 #define LOCAL_MBOX_MAX	64	/* users_name_valid() allows no more */
+#define LOCAL_TAG_MAX	24	/* "<qid>-<rcpt index>" */
 #define LOCAL_REQ_MAX	(2 * (LOCAL_NUM_MAX + 1) + LOCAL_MBOX_MAX + 1 + \
-			    2 * (LOCAL_ADDR_MAX + 1))
+			    2 * (LOCAL_ADDR_MAX + 1) + LOCAL_TAG_MAX + 2)
 #define LOCAL_SCAN_MAX	(256 * 1024)	/* header bytes searched for
 					 * Delivered-To; also the copy chunk */
 #define LOCAL_HOST_MAX	128	/* the escaped host name part of a name */
@@ -47,12 +48,15 @@ struct local_req {
 	const char	*mailbox;	/* users_name_valid() */
 	const char	*sender;	/* "" for <>; no control bytes */
 	const char	*rcpt;		/* non-empty; no control bytes */
+	const char	*tag;		/* "<qid>-<index>" or NULL: goes into
+					 * the file name */
+	int		 check;		/* look for a copy with this tag first */
 };
 
 /* One mailbox opened for a batch. */
 struct maildir {
 	char		 name[LOCAL_MBOX_MAX + 1];
-	int		 tmp_fd, new_fd;
+	int		 tmp_fd, new_fd, cur_fd;
 	size_t		 linked;	/* files linked into new/ this batch */
 };
 
@@ -99,8 +103,9 @@ struct local_link {
 
 /* req.c */
 /*
- * Parse "offset\0size\0mailbox\0return-path\0delivered-to\0" (exactly
- * five NUL-terminated fields, nothing after).  0 and *r filled (pointers
+ * Parse "offset\0size\0mailbox\0return-path\0delivered-to\0" and an
+ * optional sixth field "[!]tag\0" (nothing after), tag being
+ * "<16 hex digits>-<1 to 5 digits>"; '!' asks to look for an earlier copy.  0 and *r filled (pointers
  * into p), or -1 with *why a short reason.  Pure: no I/O, no allocation.
  */
 int	local_req_parse(const char *p, size_t len, struct local_req *r,
@@ -113,8 +118,14 @@ void	local_free(struct local_ctx *);
 /* Maildir escaping of a host name: '/' -> \057, ':' -> \072, and other
  * bytes outside printable ASCII as \ooo too; cut to fit. */
 void	maildir_host(const char *host, char *out, size_t outlen);
-/* A fresh unique file name "<sec>.M<usec>P<pid>Q<n>R<random>.<host>". */
-void	maildir_uniq(struct local_ctx *, char *out, size_t outlen);
+/* A fresh unique file name "<sec>.M<usec>P<pid>Q<n>R<random>.<host>",
+ * with "K<tag>" after the random part when tag is not NULL. */
+void	maildir_uniq(struct local_ctx *, const char *tag, char *out,
+	    size_t outlen);
+/* Is there a file with "K<tag>." in its name in new/ or cur/?  1 and its
+ * name in found, 0, or -1 (errno). */
+int	maildir_find_tag(const struct maildir *, const char *tag, char *found,
+	    size_t foundlen);
 /*
  * The mailbox's Maildir for this batch, opened (and created, 0700, when
  * missing) without following any symlink.  NULL with errno set (ELOOP:

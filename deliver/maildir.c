@@ -18,6 +18,7 @@
  */
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -83,7 +84,7 @@ maildir_host(const char *host, char *out, size_t outlen)
 }
 
 void
-maildir_uniq(struct local_ctx *c, char *out, size_t outlen)
+maildir_uniq(struct local_ctx *c, const char *tag, char *out, size_t outlen)
 {
 	struct timeval tv;
 	unsigned long long rnd;
@@ -91,9 +92,51 @@ maildir_uniq(struct local_ctx *c, char *out, size_t outlen)
 	gettimeofday(&tv, NULL);
 	arc4random_buf(&rnd, sizeof(rnd));
 	/* LOCAL_HOST_MAX keeps this well under NAME_MAX */
-	snprintf(out, outlen, "%lld.M%06ldP%ldQ%lluR%016llx.%s",
+	snprintf(out, outlen, "%lld.M%06ldP%ldQ%lluR%016llx%s%s.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, c->pid, ++c->counter, rnd,
-	    c->host);
+	    tag ? "K" : "", tag ? tag : "", c->host);
+}
+
+static int
+dir_find_tag(int dfd, const char *pat, char *found, size_t foundlen)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, r = 0;
+
+	if ((fd = dup(dfd)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, pat) != NULL) {
+			strlcpy(found, de->d_name, foundlen);
+			r = 1;
+			break;
+		}
+	closedir(d);
+	return r;
+}
+
+/*
+ * After a crash kurir-send cannot know whether a copy it asked for was
+ * made: it asks us to look.  The tag is in the unique part of the name,
+ * which readers keep when they move a file to cur/ and add flags.
+ */
+int
+maildir_find_tag(const struct maildir *m, const char *tag, char *found,
+    size_t foundlen)
+{
+	char pat[LOCAL_TAG_MAX + 4];
+	int r;
+
+	snprintf(pat, sizeof(pat), "K%s.", tag);
+	if ((r = dir_find_tag(m->new_fd, pat, found, foundlen)) != 0)
+		return r;
+	return dir_find_tag(m->cur_fd, pat, found, foundlen);
 }
 
 /*
@@ -133,7 +176,9 @@ md_close(struct maildir *m)
 		close(m->tmp_fd);
 	if (m->new_fd >= 0)
 		close(m->new_fd);
-	m->tmp_fd = m->new_fd = -1;
+	if (m->cur_fd >= 0)
+		close(m->cur_fd);
+	m->tmp_fd = m->new_fd = m->cur_fd = -1;
 	m->name[0] = '\0';
 	m->linked = 0;
 }
@@ -173,12 +218,12 @@ maildir_get(struct local_ctx *c, const char *mailbox, char *what,
 	}
 	if (made_box)
 		log_info("created maildir %s", mailbox);
-	close(sfd[2]);		/* cur/ only has to exist */
 	close(mfd);
 	m = &c->md[c->nmd++];
 	strlcpy(m->name, mailbox, sizeof(m->name));
 	m->tmp_fd = sfd[0];
 	m->new_fd = sfd[1];
+	m->cur_fd = sfd[2];	/* searched for earlier copies */
 	m->linked = 0;
 	return m;
 fail:

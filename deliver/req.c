@@ -3,7 +3,8 @@
  *
  * Input: the payload of one frame from kurir-send, untrusted as far as
  * this parser is concerned.  Output: struct local_req, whose strings
- * point into the payload.  Strict: exactly five NUL-terminated fields;
+ * point into the payload.  Strict: five NUL-terminated fields and an
+ * optional sixth, the delivery tag (see local.h);
  * offset and size plain decimal (digits only, no leading zero, then
  * strtonum) whose sum fits off_t; a mailbox that users_name_valid()
  * accepts (so '/', "..", a leading dot, upper case or control bytes
@@ -57,6 +58,23 @@ req_text_ok(const char *s)
 	return 1;
 }
 
+/* "<16 lower-case hex>-<1 to 5 digits>": safe in a file name */
+static int
+req_tag_ok(const char *s)
+{
+	size_t i, n;
+
+	for (i = 0; i < 16; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	if (s[16] != '-')
+		return 0;
+	for (n = 0; s[17 + n] != '\0'; n++)
+		if (s[17 + n] < '0' || s[17 + n] > '9' || n == 5)
+			return 0;
+	return n > 0;
+}
+
 int
 local_req_parse(const char *p, size_t len, struct local_req *r,
     const char **why)
@@ -73,7 +91,21 @@ local_req_parse(const char *p, size_t len, struct local_req *r,
 		goto bad;
 	}
 	if (p != end) {
-		*why = "data after the fifth field";
+		if ((r->tag = req_field(&p, end, LOCAL_TAG_MAX + 1)) == NULL) {
+			*why = "bad delivery tag";
+			goto bad;
+		}
+		if (r->tag[0] == '!') {
+			r->check = 1;
+			r->tag++;
+		}
+		if (!req_tag_ok(r->tag)) {
+			*why = "bad delivery tag";
+			goto bad;
+		}
+	}
+	if (p != end) {
+		*why = "data after the last field";
 		goto bad;
 	}
 	if (req_number(off, &r->offset) == -1 ||

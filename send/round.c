@@ -188,7 +188,11 @@ job_local_send(struct round *r, size_t i)
 	    buf_addch(&p, '\0') == 0 &&
 	    buf_add(&p, j->mailbox, strlen(j->mailbox) + 1) == 0 &&
 	    buf_add(&p, r->env.sender, strlen(r->env.sender) + 1) == 0 &&
-	    buf_add(&p, j->addr, strlen(j->addr) + 1) == 0;
+	    buf_add(&p, j->addr, strlen(j->addr) + 1) == 0 &&
+	    /* the tag names this copy in the Maildir, so that after a crash
+	     * kurir-local can tell whether it was made */
+	    buf_printf(&p, "%s%s-%zu", r->e->check ? "!" : "", r->e->qid,
+	    j->rcpt) == 0 && buf_addch(&p, '\0') == 0;
 	if (!ok) {
 		buf_free(&p);
 		job_done(r, i, QS_DEFERRED, "4.3.0 request too large");
@@ -632,6 +636,9 @@ round_link_down(struct slink *l)
 			finish_bounce_answer(r, QP_TEMPFAIL,
 			    "4.3.0 queue link lost");
 		else {
+			/* kurir-local may have made the copy: look next time */
+			if (kind == REQ_LOCAL)
+				r->e->check = 1;
 			job_not_tried(r, q->job, "4.3.0 agent restarted");
 			round_check(r);
 		}

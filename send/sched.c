@@ -164,6 +164,8 @@ sched_scan(void)
 		qsort(ids, n, sizeof(*ids), qid_sort);
 	for (i = 0; i < n; i++)
 		if ((e = entry_get(ids[i], 1)) != NULL) {
+			/* a crash may have left copies without their results */
+			e->check = 1;
 			sched_at(e, 0);
 			added++;
 		}

@@ -114,6 +114,9 @@ struct entry {
 	int		 force;		/* flush: deferred is due now */
 	int		 again;		/* news during the round: run again */
 	int		 wait_agent;	/* waits for a link to come up */
+	int		 check;		/* copies may exist whose results were
+					 * lost (found by a scan, or a link went
+					 * down): kurir-local looks first */
 	int		 gone;		/* removed: free after the round */
 };
 

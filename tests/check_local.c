@@ -302,7 +302,8 @@ START_TEST(test_unique_names)
 	ck_assert_ptr_nonnull(names = calloc(20000, LOCAL_NAME_MAX));
 	ck_assert_ptr_nonnull(sorted = calloc(20000, sizeof(*sorted)));
 	for (i = 0; i < 20000; i++) {
-		maildir_uniq(&ctx, names[i], LOCAL_NAME_MAX);
+		maildir_uniq(&ctx, i % 2 ? "00066148b680fc15-3" : NULL, names[i],
+		    LOCAL_NAME_MAX);
 		sorted[i] = names[i];
 	}
 	qsort(sorted, 20000, sizeof(*sorted), cmp_str);
@@ -334,7 +335,7 @@ START_TEST(test_host_escape)
 	/* the longest name still fits a file name */
 	local_free(&ctx);
 	ck_assert_int_eq(local_init(&ctx, root_fd, longhost), 0);
-	maildir_uniq(&ctx, out, sizeof(out));
+	maildir_uniq(&ctx, NULL, out, sizeof(out));
 	ck_assert_uint_lt(strlen(out), 255);
 }
 END_TEST
@@ -776,6 +777,69 @@ END_TEST
 /* Requests of a kurir-send that died are not delivered: no one would
  * record them, and the next kurir-send sends them again.  A peer that
  * only shut its writing side still gets its answers. */
+/*
+ * The delivery tag: in the file name, and with '!' a copy made before a
+ * crash (in new/ or already moved to cur/ by a reader) is found instead
+ * of made again.  Bad tags are refused.
+ */
+static void
+deliver_tagged(struct delivery *d, const char *mbox, const char *tag)
+{
+	char p[LOCAL_REQ_MAX + 64];
+	long long off;
+	int fd = qfd_new(MSG, strlen(MSG), &off);
+	size_t n = payload(p, sizeof(p), off, (long long)strlen(MSG), mbox, "",
+	    "alice@example.test");
+	size_t tl = strlen(tag) + 1;
+
+	ck_assert_uint_lt(n + tl, sizeof(p));
+	memcpy(p + n, tag, tl);
+	delivery_init(d, 1, p, n + tl, fd);
+	local_batch_run(&ctx, d, 1);
+}
+
+START_TEST(test_tag_and_check)
+{
+	struct delivery d;
+	char path[600], to[600];
+	static const char *const bad[] = { "", "!", "00066148b680fc15",
+	    "00066148b680fc15-", "00066148B680FC15-1", "00066148b680fc15-123456",
+	    "0006614/b680fc15-1", "00066148b680fc15-1/..", "!!00066148b680fc15-1",
+	    "00066148b680fc1-1" };
+	size_t i;
+
+	deliver_tagged(&d, "alice", "00066148b680fc15-0");
+	ck_assert_uint_eq(d.status, LP_OK);
+	ck_assert_ptr_nonnull(strstr(d.newname, "K00066148b680fc15-0.host"));
+	ck_assert_int_eq(count("alice/new"), 1);
+	/* asked to check: the copy is there, none is made */
+	deliver_tagged(&d, "alice", "!00066148b680fc15-0");
+	ck_assert_uint_eq(d.status, LP_OK);
+	ck_assert_ptr_nonnull(strstr(d.text, "(found)"));
+	ck_assert_int_eq(count("alice/new"), 1);
+	/* another recipient index is another copy */
+	deliver_tagged(&d, "alice", "!00066148b680fc15-1");
+	ck_assert_uint_eq(d.status, LP_OK);
+	ck_assert_int_eq(count("alice/new"), 2);
+	/* a reader moved it to cur/ and added flags: still found */
+	snprintf(path, sizeof(path), "%s/alice/new/%s", maildir, d.newname);
+	snprintf(to, sizeof(to), "%s/alice/cur/%s:2,S", maildir, d.newname);
+	ck_assert_int_eq(rename(path, to), 0);
+	deliver_tagged(&d, "alice", "!00066148b680fc15-1");
+	ck_assert_ptr_nonnull(strstr(d.text, "(found)"));
+	ck_assert_int_eq(count("alice/new"), 1);
+	ck_assert_int_eq(count("alice/cur"), 1);
+	/* without '!' nobody looks */
+	deliver_tagged(&d, "alice", "00066148b680fc15-1");
+	ck_assert_int_eq(count("alice/new"), 2);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		deliver_tagged(&d, "alice", bad[i]);
+		ck_assert_uint_eq(d.status, LP_PERM);
+	}
+	ck_assert_int_eq(count("alice/new"), 2);
+}
+END_TEST
+
 START_TEST(test_link_peer_gone)
 {
 	uint16_t type;
@@ -976,6 +1040,7 @@ main(void)
 	tcase_add_test(tc, test_parser);
 	tcase_add_test(tc, test_link_batch_50);
 	tcase_add_test(tc, test_link_peer_gone);
+	tcase_add_test(tc, test_tag_and_check);
 	tcase_add_test(tc, test_link_fds_matched);
 	tcase_add_test(tc, test_link_split_frame);
 	tcase_add_test(tc, test_link_protocol_errors);

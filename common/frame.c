@@ -91,11 +91,9 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int
-frame_write_fd(int fd, uint16_t type, uint32_t id, const void *data,
-    size_t len, int passfd)
+ssize_t
+frame_send(int fd, const void *p, size_t n, int passfd, int flags)
 {
-	struct buf b;
 	struct msghdr msg;
 	struct iovec iov;
 	union {
@@ -103,6 +101,34 @@ frame_write_fd(int fd, uint16_t type, uint32_t id, const void *data,
 		char		buf[CMSG_SPACE(sizeof(int))];
 	} cm;
 	struct cmsghdr *c;
+	ssize_t w;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = (void *)(uintptr_t)p;
+	iov.iov_len = n;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (passfd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	}
+	do
+		w = sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
+	while (w == -1 && errno == EINTR);
+	return w;
+}
+
+int
+frame_write_fd(int fd, uint16_t type, uint32_t id, const void *data,
+    size_t len, int passfd)
+{
+	struct buf b;
 	ssize_t w;
 	int r;
 
@@ -115,23 +141,7 @@ frame_write_fd(int fd, uint16_t type, uint32_t id, const void *data,
 		return r;
 	}
 	/* the descriptor rides on the first byte; the rest follows */
-	memset(&msg, 0, sizeof(msg));
-	memset(&cm, 0, sizeof(cm));
-	iov.iov_base = b.data;
-	iov.iov_len = b.len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &passfd, sizeof(int));
-	do
-		w = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	while (w == -1 && errno == EINTR);
-	if (w == -1) {
+	if ((w = frame_send(fd, b.data, b.len, passfd, 0)) == -1) {
 		buf_free(&b);
 		return -1;
 	}

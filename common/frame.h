@@ -55,6 +55,13 @@ int	frame_write_fd(int fd, uint16_t type, uint32_t id, const void *,
 int	frame_read(int fd, struct buf *in, struct frame *f);
 
 /*
+ * sendmsg(2) of n bytes with descriptor passfd (or -1) attached to the
+ * first byte; EINTR retried, SIGPIPE never raised; flags e.g.
+ * MSG_DONTWAIT.  Bytes sent, or -1.
+ */
+ssize_t	frame_send(int fd, const void *p, size_t n, int passfd, int flags);
+
+/*
  * recvmsg(2) of up to n bytes that also takes a passed descriptor into
  * *gotfd (if it is still -1; any further ones are closed).  flags: e.g.
  * MSG_DONTWAIT.  Falls back to read(2) on a non-socket.

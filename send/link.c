@@ -114,13 +114,6 @@ slink_attach(struct slink *l, struct event_base *base, int fd)
 static int
 slink_flush(struct slink *l)
 {
-	struct msghdr msg;
-	struct iovec iov;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct cmsghdr *c;
 	size_t len, i;
 	ssize_t n;
 	int withfd;
@@ -131,24 +124,8 @@ slink_flush(struct slink *l)
 		len = l->out.len;
 		if (l->nfds > (size_t)withfd)
 			len = l->fds[withfd].at;
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = l->out.data;
-		iov.iov_len = len;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		if (withfd) {
-			memset(&cm, 0, sizeof(cm));
-			msg.msg_control = cm.buf;
-			msg.msg_controllen = sizeof(cm.buf);
-			c = CMSG_FIRSTHDR(&msg);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &l->fds[0].fd, sizeof(int));
-		}
-		n = sendmsg(l->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
+		n = frame_send(l->fd, l->out.data, len,
+		    withfd ? l->fds[0].fd : -1, MSG_DONTWAIT);
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			event_add(l->ev_write, NULL);
 			return 0;

@@ -56,17 +56,17 @@ req_new(enum req_kind kind, struct round *r, size_t job)
 	return q;
 }
 
-/* Take the request an answer belongs to; NULL if none. */
+/* Take the request an answer belongs to; NULL if none of that kind. */
 static struct req *
-req_take(uint32_t id)
+req_take(uint32_t id, enum req_kind kind)
 {
 	struct req key, *q;
 
 	key.id = id;
-	if ((q = RB_FIND(req_tree, &S.reqs, &key)) != NULL) {
-		RB_REMOVE(req_tree, &S.reqs, q);
-		q->r->waiting--;
-	}
+	if ((q = RB_FIND(req_tree, &S.reqs, &key)) == NULL || q->kind != kind)
+		return NULL;
+	RB_REMOVE(req_tree, &S.reqs, q);
+	q->r->waiting--;
 	return q;
 }
 
@@ -515,24 +515,40 @@ resolve_answer(struct round *r, size_t i, const struct frame *f)
 		job_run(r, k);
 }
 
+/*
+ * The request an answer on l belongs to, taken off the list, with the
+ * answer's text copied (cut to fit); NULL, and the link brought down, if
+ * we are waiting for no such answer: a peer that answers what was not
+ * asked is not trusted further.
+ */
+static struct req *
+answer_req(struct slink *l, const struct frame *f, enum req_kind kind,
+    char *text, size_t len)
+{
+	struct req *q;
+	size_t n;
+
+	if ((q = req_take(f->id, kind)) == NULL) {
+		log_warnx("%s answered a request we did not make", l->name);
+		slink_down(l);
+		return NULL;
+	}
+	n = f->len < len - 1 ? f->len : len - 1;
+	memcpy(text, f->data, n);
+	text[n] = '\0';
+	return q;
+}
+
 void
 round_auth_frame(struct slink *l, const struct frame *f)
 {
 	struct req *q;
 	struct round *r;
 	char text[JOB_TEXT_MAX];
-	size_t n;
 
-	if ((q = req_take(f->id)) == NULL || q->kind != REQ_RESOLVE) {
-		log_warnx("kurir-auth answered a request we did not make");
-		free(q);
-		slink_down(l);
+	if ((q = answer_req(l, f, REQ_RESOLVE, text, sizeof(text))) == NULL)
 		return;
-	}
 	r = q->r;
-	n = f->len < sizeof(text) - 1 ? f->len : sizeof(text) - 1;
-	memcpy(text, f->data, n);
-	text[n] = '\0';
 	switch (f->type) {
 	case AP_OK:
 		resolve_answer(r, q->job, f);
@@ -561,18 +577,10 @@ round_local_frame(struct slink *l, const struct frame *f)
 	struct req *q;
 	struct round *r;
 	char text[JOB_TEXT_MAX];
-	size_t n;
 
-	if ((q = req_take(f->id)) == NULL || q->kind != REQ_LOCAL) {
-		log_warnx("kurir-local answered a request we did not make");
-		free(q);
-		slink_down(l);
+	if ((q = answer_req(l, f, REQ_LOCAL, text, sizeof(text))) == NULL)
 		return;
-	}
 	r = q->r;
-	n = f->len < sizeof(text) - 1 ? f->len : sizeof(text) - 1;
-	memcpy(text, f->data, n);
-	text[n] = '\0';
 	switch (f->type) {
 	case LP_OK:
 		job_done(r, q->job, QS_DELIVERED, text);
@@ -592,7 +600,6 @@ round_queue_frame(struct slink *l, const struct frame *f)
 {
 	struct req *q;
 	char qid[QID_LEN + 1], text[JOB_TEXT_MAX];
-	size_t n;
 
 	if (f->type == QP_NEWENTRY) {
 		if (f->len == QID_LEN) {
@@ -602,15 +609,8 @@ round_queue_frame(struct slink *l, const struct frame *f)
 		}
 		return;
 	}
-	if ((q = req_take(f->id)) == NULL || q->kind != REQ_BOUNCE) {
-		log_warnx("kurir-queue answered a message we did not send");
-		free(q);
-		slink_down(l);
+	if ((q = answer_req(l, f, REQ_BOUNCE, text, sizeof(text))) == NULL)
 		return;
-	}
-	n = f->len < sizeof(text) - 1 ? f->len : sizeof(text) - 1;
-	memcpy(text, f->data, n);
-	text[n] = '\0';
 	finish_bounce_answer(q->r, f->type, text);
 	free(q);
 }

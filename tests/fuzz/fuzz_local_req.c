@@ -62,9 +62,22 @@ check_ok(const struct local_req *r, const char *buf, size_t len)
 	for (s = r->rcpt; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			abort();
+	/* the tag goes into a file name: hex, '-', digits only */
+	if (r->tag != NULL) {
+		if (!inside(r->tag, buf, len) || strlen(r->tag) > LOCAL_TAG_MAX)
+			abort();
+		for (s = r->tag; *s != '\0'; s++)
+			if (!((*s >= '0' && *s <= '9') || (*s >= 'a' &&
+			    *s <= 'f') || *s == '-'))
+				abort();
+	} else if (r->check)
+		abort();
 	/* canonical: the fields say exactly what the input said */
 	n = snprintf(again, sizeof(again), "%lld%c%lld%c%s%c%s%c%s%c",
 	    r->offset, 0, r->size, 0, r->mailbox, 0, r->sender, 0, r->rcpt, 0);
+	if (n > 0 && r->tag != NULL && (size_t)n < sizeof(again))
+		n += snprintf(again + n, sizeof(again) - (size_t)n, "%s%s%c",
+		    r->check ? "!" : "", r->tag, 0);
 	if (n < 0 || (size_t)n >= sizeof(again) || (size_t)n != len ||
 	    memcmp(again, buf, len) != 0)
 		abort();

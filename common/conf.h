@@ -45,6 +45,7 @@ struct conf {
 	struct strlist	 pop3_listen;
 	char		*tls_cert_file;
 	char		*tls_key_file;
+	char		*tls_ca_file;		/* CA bundle for tls=verify routes */
 	struct cidr	*relay_clients;
 	size_t		 n_relay_clients;
 	uint64_t	 message_size_limit;	/* bytes */

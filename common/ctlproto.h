@@ -19,6 +19,7 @@
  *               and handed over whole; it ends when either side dies
  *   CTL_FLUSH    (kurir-send) kurirctl flush: every deferred recipient
  *               is due now
+ *   CTL_REMOTE   (kurir-send) a new link to kurir-remote
  */
 #ifndef KURIR_CTLPROTO_H
 #define KURIR_CTLPROTO_H
@@ -33,6 +34,7 @@ enum ctlproto_type {
 	CTL_GO,
 	CTL_LOCAL,
 	CTL_FLUSH,
+	CTL_REMOTE,
 };
 
 #endif

@@ -109,7 +109,7 @@ static const struct sc_allow allow_tab[] = {
 	{ "_llseek", P_ALL }, { "fstat", P_ALL }, { "fstat64", P_ALL },
 	{ "dup", P_ALL }, { "dup2", P_ALL }, { "dup3", P_ALL },
 	{ "pipe2", P_ALL }, { "eventfd2", P_ALL },
-	{ "pread64", P_FILES }, { "pwrite64", P_FILES },
+	{ "pread64", P_FILES | P_REMOTE }, { "pwrite64", P_FILES },
 	/* memory (mmap and mprotect are in cond_tab) */
 	{ "brk", P_ALL }, { "munmap", P_ALL }, { "mremap", P_ALL },
 	{ "madvise", P_ALL }, { "futex", P_ALL }, { "futex_time64", P_ALL },

@@ -19,7 +19,7 @@
 #include "log.h"
 
 static struct child *all_children[] = { &D.queue, &D.auth, &D.local,
-    &D.send, &D.smtpd };
+    &D.remote, &D.send, &D.smtpd };
 #define NCHILDREN (sizeof(all_children) / sizeof(all_children[0]))
 
 static void

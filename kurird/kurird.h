@@ -47,7 +47,7 @@ struct kurird {
 	int		 hold;		/* -n: no delivery */
 	char		 bindir[4096];
 	struct event_base *base;
-	struct child	 queue, auth, local, send, smtpd;
+	struct child	 queue, auth, local, remote, send, smtpd;
 	struct listener	 listeners[LISTEN_MAX];
 	int		 nlisteners;
 	int		 stopping;
@@ -70,6 +70,7 @@ void	wire_auth_started(void);
 void	wire_smtpd_started(void);
 void	wire_local_started(void);
 void	wire_send_started(void);
+void	wire_remote_started(void);
 void	wire_reload(void);
 void	wire_flush(void);
 

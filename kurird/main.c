@@ -3,8 +3,9 @@
  *
  * usage: kurird [-dn] [-f CONF]
  *   -d  stay in the foreground, log to stderr (children too)
- *   -n  hold the queue: accept mail but deliver none (kurir-send and
- *       kurir-local are not started) until kurird runs without -n
+ *   -n  hold the queue: accept mail but deliver none (kurir-send,
+ *       kurir-local and kurir-remote are not started) until kurird runs
+ *       without -n
  * Runs as root (or the development user).  Reads the config, creates the
  * state and mail trees, binds the sockets, starts the services and
  * restarts one that dies.  It parses no network input.
@@ -217,6 +218,7 @@ main(int argc, char *argv[])
 	D.queue.nfds = 2;
 	child_init(&D.auth, "kurir-auth", wire_auth_started);
 	child_init(&D.local, "kurir-local", wire_local_started);
+	child_init(&D.remote, "kurir-remote", wire_remote_started);
 	child_init(&D.send, "kurir-send", wire_send_started);
 	if (D.nlisteners > 0)
 		child_init(&D.smtpd, "kurir-smtpd", wire_smtpd_started);
@@ -227,7 +229,7 @@ main(int argc, char *argv[])
 	/* the queue first, so mail has somewhere to go */
 	if (child_start(&D.queue) == -1 || child_start(&D.auth) == -1 ||
 	    (!D.hold && (child_start(&D.local) == -1 ||
-	    child_start(&D.send) == -1)) ||
+	    child_start(&D.remote) == -1 || child_start(&D.send) == -1)) ||
 	    (D.smtpd.name != NULL && child_start(&D.smtpd) == -1))
 		fatalx("cannot start the services");
 

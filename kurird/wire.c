@@ -19,6 +19,7 @@
 #include "log.h"
 #include "net.h"
 #include "qproto.h"
+#include "remoteproto.h"
 
 /* a backlog that never drops a burst of connects (the kernel caps it) */
 #define LISTEN_BACKLOG	4096
@@ -168,8 +169,26 @@ wire_send_started(void)
 {
 	link_pair(&D.queue, QP_SENDLINK, &D.send, CTL_QUEUE);
 	link_pair(&D.auth, AP_CTL_LINK, &D.send, CTL_AUTH);
+	link_pair(&D.remote, RP_CTL_LINK, &D.send, CTL_REMOTE);
 	local_hand_over();
 	send_fd(&D.send, CTL_GO, -1, NULL);
+}
+
+/* kurir-remote opens no file: the routes and the CA bundle come from us */
+static void
+remote_tables(void)
+{
+	send_file(&D.remote, RP_CTL_ROUTES, D.conf.routes_file);
+	if (D.conf.tls_ca_file != NULL && access(D.conf.tls_ca_file, R_OK) == 0)
+		send_file(&D.remote, RP_CTL_CA, D.conf.tls_ca_file);
+}
+
+void
+wire_remote_started(void)
+{
+	remote_tables();
+	link_pair(&D.remote, RP_CTL_LINK, &D.send, CTL_REMOTE);
+	send_fd(&D.remote, CTL_GO, -1, NULL);
 }
 
 /* kurirctl flush (SIGUSR1 to us): deferred mail is due now. */
@@ -220,4 +239,8 @@ wire_reload(void)
 		kill(D.queue.pid, SIGHUP);
 	if (child_running(&D.send))
 		send_file(&D.send, CTL_CONFIG, D.conf_path);
+	if (child_running(&D.remote)) {
+		send_file(&D.remote, RP_CTL_CONFIG, D.conf_path);
+		remote_tables();
+	}
 }

@@ -127,6 +127,7 @@ bounce_send(struct round *r, size_t nfail, enum dsn_kind kind)
 		dr[k].final = j->addr ? j->addr : rcpt;
 		dr[k].original = rcpt;
 		dr[k].diag = j->text;
+		dr[k].remote_mta = j->mta;
 		dr[k].last_attempt = r->now;
 		k++;
 	}

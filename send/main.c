@@ -2,8 +2,9 @@
  * kurir-send - the queue manager: delivers what kurir-queue accepted.
  *
  * usage: kurir-send [-d] [-f CONF] -c FD
- *   -c FD  kurird's control channel: the links to kurir-queue, kurir-auth
- *          and kurir-local arrive on it (ctlproto.h), then CTL_GO; later
+ *   -c FD  kurird's control channel: the links to kurir-queue, kurir-auth,
+ *          kurir-local and kurir-remote arrive on it (ctlproto.h), then
+ *          CTL_GO; later
  *          new links (a peer restarted), CTL_CONFIG and CTL_FLUSH
  * Started by kurird.  Opens queue/{msg,state,bad}, then, as root,
  * chroots to <state_dir>/queue and becomes the queue user, and enters
@@ -89,10 +90,12 @@ ctl_frame(const struct frame *f)
 	case CTL_QUEUE:
 	case CTL_AUTH:
 	case CTL_LOCAL:
+	case CTL_REMOTE:
 		if (f->fd < 0)
 			break;
 		slink_attach(f->type == CTL_QUEUE ? &S.queue :
-		    f->type == CTL_AUTH ? &S.auth : &S.local, S.base, f->fd);
+		    f->type == CTL_AUTH ? &S.auth : f->type == CTL_LOCAL ?
+		    &S.local : &S.remote, S.base, f->fd);
 		if (started)
 			sched_agent_up();
 		return;
@@ -171,6 +174,7 @@ main(int argc, char *argv[])
 	slink_init(&S.queue, "kurir-queue", round_queue_frame, link_down_cb);
 	slink_init(&S.auth, "kurir-auth", round_auth_frame, link_down_cb);
 	slink_init(&S.local, "kurir-local", round_local_frame, link_down_cb);
+	slink_init(&S.remote, "kurir-remote", remote_frame, link_down_cb);
 	RB_INIT(&S.reqs);
 	TAILQ_INIT(&S.commits);
 	/* the commit round runs after all ready I/O of a loop turn */
@@ -202,6 +206,7 @@ main(int argc, char *argv[])
 	slink_close(&S.queue);
 	slink_close(&S.auth);
 	slink_close(&S.local);
+	slink_close(&S.remote);
 	log_info("stopped");
 	return 0;
 }

@@ -71,11 +71,18 @@ req_take(uint32_t id, enum req_kind kind)
 }
 
 void
+req_free(struct req *q)
+{
+	free(q->jobs);
+	free(q);
+}
+
+void
 req_drop(struct req *q)
 {
 	RB_REMOVE(req_tree, &S.reqs, q);
 	q->r->waiting--;
-	free(q);
+	req_free(q);
 }
 
 void
@@ -87,6 +94,7 @@ round_free(struct round *r)
 		free(r->jobs[i].key);
 		free(r->jobs[i].addr);
 		free(r->jobs[i].mailbox);
+		free(r->jobs[i].mta);
 	}
 	free(r->jobs);
 	if (r->fd >= 0)
@@ -118,7 +126,7 @@ job_add(struct round *r, size_t rcpt, enum job_kind kind)
 }
 
 /* Is the round over?  Then its results go on (once). */
-static void
+void
 round_check(struct round *r)
 {
 	struct job *j, *o;
@@ -153,7 +161,7 @@ job_done(struct round *r, size_t i, enum qstate st, const char *text)
 }
 
 /* No agent could be asked: no attempt, the entry is due when one is up. */
-static void
+void
 job_not_tried(struct round *r, size_t i, const char *why)
 {
 	struct job *j = &r->jobs[i];
@@ -212,17 +220,6 @@ job_local_send(struct round *r, size_t i)
 	buf_free(&p);
 }
 
-static void
-job_remote_send(struct round *r, size_t i)
-{
-	/*
-	 * kurir-remote (the SMTP client) is not part of this build yet: the
-	 * recipient is deferred like any unreachable destination, and
-	 * bounces when queue_lifetime runs out.
-	 */
-	job_done(r, i, QS_DEFERRED,
-	    "4.4.1 remote delivery is not available on this host yet");
-}
 
 /* An earlier job of the round with the same final target, or 0. */
 static size_t
@@ -279,7 +276,8 @@ job_run(struct round *r, size_t i)
 		job_local_send(r, i);
 		return;
 	case JOB_REMOTE:
-		job_remote_send(r, i);
+		/* gathered per domain by remote_dispatch */
+		j->ready = 1;
 		return;
 	case JOB_FAIL:
 		return;		/* its result is set already */
@@ -415,6 +413,7 @@ round_start(struct entry *e)
 	r->waiting++;
 	for (i = 0, n = r->njobs; i < n; i++)
 		job_run(r, i);
+	remote_dispatch(r);
 	r->waiting--;
 	round_check(r);
 }
@@ -513,6 +512,7 @@ resolve_answer(struct round *r, size_t i, const struct frame *f)
 	r->jobs[i].replaced = 1;
 	for (k = first; k < r->njobs; k++)
 		job_run(r, k);
+	remote_dispatch(r);
 }
 
 /*
@@ -521,7 +521,7 @@ resolve_answer(struct round *r, size_t i, const struct frame *f)
  * we are waiting for no such answer: a peer that answers what was not
  * asked is not trusted further.
  */
-static struct req *
+struct req *
 answer_req(struct slink *l, const struct frame *f, enum req_kind kind,
     char *text, size_t len)
 {
@@ -623,7 +623,9 @@ round_link_down(struct slink *l)
 	struct req *q, *nq;
 	struct round *r;
 	enum req_kind kind = l == &S.auth ? REQ_RESOLVE :
-	    l == &S.local ? REQ_LOCAL : REQ_BOUNCE;
+	    l == &S.local ? REQ_LOCAL : l == &S.remote ? REQ_REMOTE :
+	    REQ_BOUNCE;
+	size_t i;
 
 	for (q = RB_MIN(req_tree, &S.reqs); q != NULL; q = nq) {
 		nq = RB_NEXT(req_tree, &S.reqs, q);
@@ -635,13 +637,18 @@ round_link_down(struct slink *l)
 		if (kind == REQ_BOUNCE)
 			finish_bounce_answer(r, QP_TEMPFAIL,
 			    "4.3.0 queue link lost");
-		else {
+		else if (kind == REQ_REMOTE) {
+			for (i = 0; i < q->njobs; i++)
+				job_not_tried(r, q->jobs[i],
+				    "4.3.0 remote delivery agent restarted");
+			round_check(r);
+		} else {
 			/* kurir-local may have made the copy: look next time */
 			if (kind == REQ_LOCAL)
 				r->e->check = 1;
 			job_not_tried(r, q->job, "4.3.0 agent restarted");
 			round_check(r);
 		}
-		free(q);
+		req_free(q);
 	}
 }

@@ -80,9 +80,11 @@ struct job {
 	int		 not_tried;	/* no agent to ask: no attempt counted */
 	int		 asked;		/* a request is out */
 	int		 replaced;	/* a resolve job, replaced by its targets */
+	int		 ready;		/* JOB_REMOTE: to go in the next request */
 	size_t		 dup_of;	/* 1 + the job with the same target in
 					 * this round (one copy each), or 0 */
 	char		 text[JOB_TEXT_MAX];
+	char		*mta;		/* JOB_REMOTE: the server that answered */
 };
 
 struct entry;
@@ -123,7 +125,7 @@ struct entry {
 RB_HEAD(entry_tree, entry);
 
 /* A request out on a link, waiting for its answer. */
-enum req_kind { REQ_RESOLVE, REQ_LOCAL, REQ_BOUNCE };
+enum req_kind { REQ_RESOLVE, REQ_LOCAL, REQ_BOUNCE, REQ_REMOTE };
 
 struct req {
 	RB_ENTRY(req)	 node;
@@ -131,6 +133,8 @@ struct req {
 	enum req_kind	 kind;
 	struct round	*r;
 	size_t		 job;		/* REQ_RESOLVE, REQ_LOCAL */
+	size_t		*jobs;		/* REQ_REMOTE: one per recipient line */
+	size_t		 njobs;
 };
 
 RB_HEAD(req_tree, req);
@@ -139,7 +143,7 @@ struct send_ctx {
 	struct conf	 conf;
 	struct event_base *base;
 	int		 msgfd, statefd, badfd;	/* queue directories */
-	struct slink	 queue, auth, local;
+	struct slink	 queue, auth, local, remote;
 	struct entry_tree entries;
 	size_t		 nentries;
 	TAILQ_HEAD(, entry) runq;
@@ -195,6 +199,18 @@ void	round_auth_frame(struct slink *, const struct frame *);
 void	round_local_frame(struct slink *, const struct frame *);
 void	round_queue_frame(struct slink *, const struct frame *);
 void	round_link_down(struct slink *);
+void	round_check(struct round *);
+void	job_not_tried(struct round *, size_t job, const char *why);
+/* The answer to an AP/LP/RP request on l: its request, the text copied;
+ * NULL (and l brought down) if none of that kind is out. */
+struct req *answer_req(struct slink *, const struct frame *,
+	    enum req_kind, char *text, size_t len);
+void	req_free(struct req *);
+
+/* remote.c */
+/* Send the round's remote jobs that are ready, one request per domain. */
+void	remote_dispatch(struct round *);
+void	remote_frame(struct slink *, const struct frame *);
 /* A job's result is known. */
 void	job_done(struct round *, size_t job, enum qstate, const char *text);
 void	round_free(struct round *);

@@ -246,7 +246,7 @@ class Host:
     """
 
     def __init__(self, extra=None, users=None, aliases=None,
-                 submission=False, tls=False, deliver=False):
+                 submission=False, tls=False, deliver=False, routes=None):
         self.dir = tempfile.mkdtemp(prefix="kurir-e2e-")
         # other users (the non-root test) must reach the socket
         os.chmod(self.dir, 0o755)
@@ -267,6 +267,9 @@ class Host:
             "routes_file": os.path.join(self.dir, "routes"),
             "smtp_listen": "127.0.0.1:%d" % self.smtp_port,
             "message_size_limit": "1m",
+            # never the real DNS: a loopback port where nothing listens
+            # answers every lookup with "refused" (a temporary failure)
+            "dns_server": "127.0.0.1:%d" % free_port(),
         }
         self.submission_port = None
         if submission:
@@ -288,6 +291,9 @@ class Host:
         if aliases:
             with open(os.path.join(self.dir, "aliases"), "w") as f:
                 f.write(aliases)
+        if routes:
+            with open(os.path.join(self.dir, "routes"), "w") as f:
+                f.write(routes)
         for u, pw in (users or {}).items():
             self.ctl("user", "add", u, input=pw + "\n")
 
@@ -438,12 +444,13 @@ class HostCase(unittest.TestCase):
     host_submission = False
     host_tls = False
     host_deliver = False
+    host_routes = None
 
     def setUp(self):
         self.host = Host(self.host_extra, self.host_users,
                          aliases=self.host_aliases,
                          submission=self.host_submission, tls=self.host_tls,
-                         deliver=self.host_deliver)
+                         deliver=self.host_deliver, routes=self.host_routes)
         self.addCleanup(self.host.cleanup)
 
 

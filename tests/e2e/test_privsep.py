@@ -284,6 +284,23 @@ class DeliveryPrivsepTest(SMTPHostCase):
     def test_send_confined(self):
         self.check_send()
 
+    def test_remote_confined(self):
+        # the SMTP client faces the network: remote user, chrooted to
+        # the empty directory, sandboxed, nothing of the mail tree, and of
+        # the queue only entries handed over read-only
+        self.check_confined(
+            "kurir-remote", "kurir-tremote",
+            os.path.join(self.host.state, "empty"), self.host.mail,
+            read_only_ok=os.path.join(self.host.state, "queue", "msg"))
+        pid = self.one_pid("kurir-remote")
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            self.assertNotEqual(target, os.path.realpath(
+                self.host.keys["users_file"]), fd)
+
     def test_local_confined(self):
         self.check_local()
 

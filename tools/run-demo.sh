@@ -43,8 +43,8 @@ kurir demo host
                 swaks --server 127.0.0.1:2525 --to demo@localhost   (any SMTP client)
   read it        $run/mail/demo/new/   (a Maildir: mutt -f $run/mail/demo)
   see the queue $build/kurirctl -f $conf queue   (deferred mail; flush: kurirctl flush)
-  not yet       remote delivery (kurir-remote) and POP3 on 127.0.0.1:1110
-                (kurir-pop3d); mail for other domains waits in the queue
+  not yet       POP3 on 127.0.0.1:1110 (kurir-pop3d)
+  other domains kurir-remote delivers them by MX (or routes in $run/routes)
   stop          Ctrl-C
 
 EOM

@@ -79,6 +79,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBKURIR)
 	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
 unit: $(TEST_BINS)
+	sh tools/bootstrap.sh test	# check_dns serves its zone with python3-dnslib
 	sh tests/run-unit.sh $(TEST_BINS)
 
 e2e: all

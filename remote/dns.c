@@ -112,6 +112,7 @@ static struct {
 	int		 restarting;	/* inside dns_set_server's ares_cancel */
 	struct event	*timer;
 	struct ares_addr_port_node *dflt;	/* resolv.conf's servers */
+	char		 server[64];	/* as configured; "": resolv.conf's */
 	TAILQ_HEAD(, dns_sock) socks;
 	TAILQ_HEAD(, dns_req) reqs;
 	TAILQ_HEAD(, dns_query) restart;
@@ -208,7 +209,8 @@ dns_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 		event_free(s->ev);
 		s->ev = NULL;
 	}
-	what = EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0);
+	what = EV_PERSIST | (readable ? EV_READ : 0) |
+	    (writable ? EV_WRITE : 0);
 	if ((s->ev = event_new(D.base, fd, what, dns_sock_cb, NULL)) == NULL ||
 	    event_add(s->ev, NULL) == -1) {
 		log_warnx("dns: socket %d not watched", (int)fd);
@@ -221,35 +223,31 @@ dns_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 static const char *
 dns_strerror(int status)
 {
-	switch (status) {
-	case ARES_ETIMEOUT:
-		return "timeout";
-	case ARES_ESERVFAIL:
-		return "server failure (SERVFAIL)";
-	case ARES_EREFUSED:
-		return "refused by the server";
-	case ARES_ECONNREFUSED:
+	static const struct {
+		int		 status;
+		const char	*text;
+	} t[] = {
+		{ ARES_ETIMEOUT, "timeout" },
+		{ ARES_ESERVFAIL, "server failure (SERVFAIL)" },
+		{ ARES_EREFUSED, "refused by the server" },
 		/*
 		 * c-ares 1.18 also ends here when every try got SERVFAIL,
-		 * REFUSED or NOTIMP (it moves on to the next server, then
-		 * reports its initial status).
+		 * REFUSED or NOTIMP: it moves on to the next server, then
+		 * reports its initial status.
 		 */
-		return "no usable answer (SERVFAIL, REFUSED or no server)";
-	case ARES_EBADRESP:
-		return "malformed reply";
-	case ARES_EFORMERR:
-		return "format error";
-	case ARES_ENOTIMP:
-		return "not implemented by the server";
-	case ARES_ENOMEM:
-		return "out of memory";
-	case ARES_ENOTFOUND:
-		return "no such domain";
-	case ARES_ENODATA:
-		return "no address records";
-	default:
-		return ares_strerror(status);
-	}
+		{ ARES_ECONNREFUSED,
+		    "no usable answer (SERVFAIL, REFUSED or no server)" },
+		{ ARES_EBADRESP, "malformed reply" },
+		{ ARES_EFORMERR, "format error" },
+		{ ARES_ENOTIMP, "not implemented by the server" },
+		{ ARES_ENOMEM, "out of memory" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].status == status)
+			return t[i].text;
+	return ares_strerror(status);
 }
 
 /* Hand the callback to the loop: the request is finished. */
@@ -409,7 +407,7 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	req_release(req);
 }
 
-/* ---- MX ------------------------------------------------------------------ */
+/* ---- MX ----------------------------------------------------------------- */
 
 struct mx_rec {
 	unsigned short	 pref;
@@ -429,14 +427,13 @@ static void
 mx_shuffle(struct mx_rec *r, size_t n)
 {
 	struct mx_rec t;
-	size_t i, j, k;
+	size_t i, j, k, m;
 
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && r[j].pref == r[i].pref; j++)
 			;
 		for (k = j - 1; k > i; k--) {
-			size_t m = i + arc4random_uniform((uint32_t)(k - i + 1));
-
+			m = i + arc4random_uniform((uint32_t)(k - i + 1));
 			t = r[k];
 			r[k] = r[m];
 			r[m] = t;
@@ -456,7 +453,8 @@ req_implicit(struct dns_req *req)
 {
 	req->implicit = 1;
 	req->nhosts = 1;
-	(void)strlcpy(req->hosts[0].name, req->name, sizeof(req->hosts[0].name));
+	(void)strlcpy(req->hosts[0].name, req->name,
+	    sizeof(req->hosts[0].name));
 }
 
 static void
@@ -526,7 +524,7 @@ req_mx(struct dns_req *req, int status, const unsigned char *abuf, int alen)
 	ares_free_data(mx);
 }
 
-/* ---- addresses ----------------------------------------------------------- */
+/* ---- addresses ---------------------------------------------------------- */
 
 static void
 host_aaaa(struct dns_host *h, int status, const unsigned char *abuf, int alen)
@@ -703,12 +701,12 @@ req_advance(struct dns_req *req)
 	req_build(req);
 }
 
-/* ---- literals and names --------------------------------------------------- */
+/* ---- literals and names ------------------------------------------------- */
 
 /*
  * "[192.0.2.1]", "[IPv6:2001:db8::1]" (RFC 5321 4.1.3), and, from a
  * route, bare addresses: into h.  1 done, 0 not an address, -1 a broken
- * literal.
+ * literal or 0.0.0.0 / :: (which would reach this very host).
  */
 static int
 dns_literal(const char *s, int bare_ok, struct dns_host *h)
@@ -732,11 +730,11 @@ dns_literal(const char *s, int bare_ok, struct dns_host *h)
 		return 0;
 	if (!tagged && inet_pton(AF_INET, a, &h->a4[0]) == 1) {
 		h->n4 = 1;
-		return 1;
+		return h->a4[0].s_addr == htonl(INADDR_ANY) ? -1 : 1;
 	}
 	if (inet_pton(AF_INET6, a, &h->a6[0]) == 1) {
 		h->n6 = 1;
-		return 1;
+		return IN6_IS_ADDR_UNSPECIFIED(&h->a6[0]) ? -1 : 1;
 	}
 	return s[0] == '[' ? -1 : 0;
 }
@@ -756,76 +754,62 @@ dns_name(struct dns_req *req, const char *s)
 	return addr_domain_valid(req->name, 0) ? 0 : -1;
 }
 
-void
-dns_resolve_mx(const char *domain, unsigned short port, dns_cb cb, void *arg)
+/*
+ * Both entry points.  A bad MX domain is permanent; a bad route host is
+ * the admin's to mend, so the mail waits (4.4.4) instead of bouncing.
+ */
+static void
+dns_start(enum dns_kind kind, const char *s, unsigned short port, dns_cb cb,
+    void *arg)
 {
+	enum dns_status bad = kind == DK_MX ? DNS_PERM : DNS_TEMP;
+	const char *code = kind == DK_MX ? "5.1.2" : "4.4.4";
 	struct dns_req *req;
 	int lit;
 
-	if ((req = req_new(DK_MX, port, cb, arg)) == NULL)
+	if ((req = req_new(kind, port, cb, arg)) == NULL)
 		return;
-	if ((lit = dns_literal(domain, 0, &req->hosts[0])) != 0) {
-		if (lit == -1) {
-			req_finish(req, DNS_PERM, "5.1.2 bad address literal");
-			return;
-		}
-		(void)strlcpy(req->name, domain, sizeof(req->name));
-		(void)strlcpy(req->hosts[0].name, domain,
-		    sizeof(req->hosts[0].name));
-		req->nhosts = 1;
-		req_build(req);
+	if ((lit = dns_literal(s, kind == DK_HOST, &req->hosts[0])) == -1) {
+		req_finish(req, bad, "%s bad address literal", code);
 		return;
 	}
-	if (dns_name(req, domain) == -1) {
-		req_finish(req, DNS_PERM, "5.1.2 bad destination domain name");
+	if (lit == 1)	/* dns_literal took at most 54 bytes */
+		(void)strlcpy(req->name, s, sizeof(req->name));
+	else if (dns_name(req, s) == -1) {
+		req_finish(req, bad, "%s bad %s name", code,
+		    kind == DK_MX ? "destination domain" : "route host");
+		return;
+	}
+	(void)strlcpy(req->hosts[0].name, req->name,
+	    sizeof(req->hosts[0].name));
+	if (lit == 1) {
+		req->nhosts = 1;
+		req_build(req);
 		return;
 	}
 	if (D.stopping || D.chan == NULL) {
 		req_cancel(req);
 		return;
 	}
-	req->stage = DS_MX;
 	req->refs++;
-	req_query(req, ns_t_mx, 0);
+	if (kind == DK_MX)
+		req_query(req, ns_t_mx, 0);
+	else
+		req->nhosts = 1;	/* its one "MX" is itself */
 	req_release(req);
 	dns_timer_update();
 }
 
 void
+dns_resolve_mx(const char *domain, unsigned short port, dns_cb cb, void *arg)
+{
+	dns_start(DK_MX, domain, port, cb, arg);
+}
+
+void
 dns_resolve_host(const char *host, unsigned short port, dns_cb cb, void *arg)
 {
-	struct dns_req *req;
-	int lit;
-
-	if ((req = req_new(DK_HOST, port, cb, arg)) == NULL)
-		return;
-	if ((lit = dns_literal(host, 1, &req->hosts[0])) != 0) {
-		if (lit == -1) {
-			req_finish(req, DNS_TEMP, "4.4.4 bad address in route");
-			return;
-		}
-		(void)strlcpy(req->name, host, sizeof(req->name));
-		(void)strlcpy(req->hosts[0].name, host,
-		    sizeof(req->hosts[0].name));
-		req->nhosts = 1;
-		req_build(req);
-		return;
-	}
-	if (dns_name(req, host) == -1) {
-		req_finish(req, DNS_TEMP, "4.4.4 bad host name in route");
-		return;
-	}
-	if (D.stopping || D.chan == NULL) {
-		req_cancel(req);
-		return;
-	}
-	(void)strlcpy(req->hosts[0].name, req->name, sizeof(req->hosts[0].name));
-	req->nhosts = 1;
-	req->stage = DS_MX;	/* its one "MX" is itself */
-	req->refs++;
-	req_advance(req);
-	req_release(req);
-	dns_timer_update();
+	dns_start(DK_HOST, host, port, cb, arg);
 }
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -894,6 +878,8 @@ dns_init(struct event_base *base, const char *server, char *err,
 		(void)snprintf(err, errlen, "dns: already initialised");
 		return -1;
 	}
+	if (server != NULL && server[0] == '\0')
+		server = NULL;
 	if (server != NULL && dns_parse_server(server, &srv, err, errlen) == -1)
 		return -1;
 	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
@@ -931,6 +917,7 @@ dns_init(struct event_base *base, const char *server, char *err,
 		    ares_strerror(rc));
 		goto fail;
 	}
+	(void)strlcpy(D.server, server != NULL ? server : "", sizeof(D.server));
 	if ((D.timer = evtimer_new(base, dns_timer_cb, NULL)) == NULL ||
 	    (D.ev_nomem = evtimer_new(base, nomem_cb, NULL)) == NULL) {
 		(void)snprintf(err, errlen, "dns: event_new failed");
@@ -953,6 +940,11 @@ dns_set_server(const char *server, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "dns: not running");
 		return -1;
 	}
+	if (server != NULL && server[0] == '\0')
+		server = NULL;
+	/* a reload that keeps the server keeps the lookups in flight */
+	if (strcmp(server != NULL ? server : "", D.server) == 0)
+		return 0;
 	if (server != NULL) {
 		if (dns_parse_server(server, &srv, err, errlen) == -1)
 			return -1;
@@ -969,7 +961,8 @@ dns_set_server(const char *server, char *err, size_t errlen)
 	rc = ares_set_servers_ports(D.chan, list);
 	while ((q = TAILQ_FIRST(&D.restart)) != NULL) {
 		TAILQ_REMOVE(&D.restart, q, entry);
-		ares_query(D.chan, query_name(q), ns_c_in, q->type, query_cb, q);
+		ares_query(D.chan, query_name(q), ns_c_in, q->type, query_cb,
+		    q);
 	}
 	dns_timer_update();
 	if (rc != ARES_SUCCESS) {
@@ -977,6 +970,7 @@ dns_set_server(const char *server, char *err, size_t errlen)
 		    ares_strerror(rc));
 		return -1;
 	}
+	(void)strlcpy(D.server, server != NULL ? server : "", sizeof(D.server));
 	return 0;
 }
 

@@ -39,13 +39,15 @@ struct dns_target {
  * failed: timeout", "5.1.2 no such domain example.net", "5.1.10
  * example.net accepts no mail (null MX)".  targets: valid only during the
  * call (NULL and 0 unless DNS_OK).  The callback may start new requests,
- * change the server or call dns_shutdown.
+ * change the server or call dns_shutdown.  (One exception, a caller's
+ * bug: a request made before dns_init or after dns_shutdown is called
+ * back at once, DNS_TEMP.)
  */
 typedef void (*dns_cb)(void *arg, enum dns_status, const char *why,
 	    const struct dns_target *targets, size_t ntargets);
 
 /*
- * server: NULL (use /etc/resolv.conf, read now) or "ip:port" /
+ * server: NULL or "" (use /etc/resolv.conf, read now) or "ip:port" /
  * "[ip6]:port" / "ip" / "ip6" (port 53): the config key dns_server.
  * /etc/resolv.conf is read in either case, so that a later
  * dns_set_server(NULL) needs no file.  0, or -1 with err.  Call before
@@ -54,9 +56,10 @@ typedef void (*dns_cb)(void *arg, enum dns_status, const char *why,
 int	dns_init(struct event_base *, const char *server, char *err,
 	    size_t errlen);
 /*
- * Change the server (config reload; NULL: back to resolv.conf's as read
- * by dns_init).  Lookups in flight are asked again of the new server.
- * 0, or -1 with err (the old server stays).
+ * Change the server (config reload; NULL or "": back to resolv.conf's
+ * as read by dns_init).  Lookups in flight are asked again of the new
+ * server; the same server again changes nothing.  0, or -1 with err (the
+ * old server stays).
  */
 int	dns_set_server(const char *server, char *err, size_t errlen);
 /*

@@ -432,15 +432,23 @@ sess_handshake(struct session *s)
 static int
 sess_reply(struct session *s, const struct reply *rep, int more_input)
 {
-	char diag[REMOTE_RESULT_MAX];
+	char diag[REMOTE_RESULT_MAX], code[16];
 	int cls = rep->code / 100;
 	enum sent_cmd cmd;
 
+	/*
+	 * Replies in the transaction are reported as the server gave them
+	 * (the DSN's Diagnostic-Code); a host that fails before it carries
+	 * our enhanced code in front, as our other diagnostics do.
+	 */
 	reply_diag(rep, diag, sizeof(diag));
+	reply_status_code(rep, code, sizeof(code));
+	if (s->state < SS_TRANSACTION)
+		code[0] = '4';	/* another host, or later, may do better */
 	switch (s->state) {
 	case SS_GREETING:
 		if (cls != 2) {
-			sess_error(s, "%s (greeting of %s)", diag, s->peer);
+			sess_error(s, "%s %s greeted with: %s", code, s->peer, diag);
 			sess_host_failed(s);
 			return -1;
 		}
@@ -450,7 +458,8 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 	case SS_EHLO:
 		if (cls != 2) {
 			if (s->tls != NULL || cls != 5) {
-				sess_error(s, "%s (EHLO to %s)", diag, s->peer);
+				sess_error(s, "%s %s refused EHLO: %s", code, s->peer,
+				    diag);
 				sess_host_failed(s);
 				return -1;
 			}
@@ -468,7 +477,7 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 		/* FALLTHROUGH */
 	case SS_HELO:
 		if (cls != 2) {
-			sess_error(s, "%s (HELO to %s)", diag, s->peer);
+			sess_error(s, "%s %s refused HELO: %s", code, s->peer, diag);
 			sess_host_failed(s);
 			return -1;
 		}
@@ -487,7 +496,8 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 				sess_transaction(s);
 				return s->state == SS_TRANSACTION ? 0 : -1;
 			}
-			sess_error(s, "%s (STARTTLS to %s)", diag, s->peer);
+			sess_error(s, "%s %s refused STARTTLS: %s", code, s->peer,
+			    diag);
 			sess_host_failed(s);
 			return -1;
 		}
@@ -510,7 +520,7 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 		cmd = s->sent[s->sent_head++];
 		if (cmd == SC_MAIL) {
 			if (cls != 2) {
-				sess_error(s, "%s (in reply to MAIL FROM)", diag);
+				sess_error(s, "%s", diag);
 				set_all(s, cls == 5 ? 5 : 4, s->last_error);
 				s->mail_failed = 1;
 			}
@@ -519,14 +529,13 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 				s->accepted++;
 			else
 				set_result(s, s->rcpt_next, cls == 5 ? 5 : 4,
-				    "%s (in reply to RCPT TO)", diag);
+				    "%s", diag);
 			s->rcpt_next++;
 		} else if (cmd == SC_DATA) {
 			if (rep->code != 354 || s->accepted == 0 ||
 			    s->mail_failed) {
 				if (rep->code != 354)
-					sess_error(s, "%s (in reply to DATA)",
-					    diag);
+					sess_error(s, "%s", diag);
 				set_all(s, cls == 5 ? 5 : 4, s->last_error[0] ?
 				    s->last_error : "4.5.0 DATA refused");
 				/* a 354 with nobody to send to: hang up */
@@ -562,7 +571,7 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 			    s->req.domain, s->accepted, s->accepted == 1 ?
 			    "" : "s", s->peer, diag);
 		} else {
-			sess_error(s, "%s (in reply to the message)", diag);
+			sess_error(s, "%s", diag);
 			set_all(s, cls == 5 ? 5 : 4, s->last_error);
 		}
 		sess_quit(s);

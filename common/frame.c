@@ -271,3 +271,36 @@ buf_send(int fd, struct buf *out)
 	}
 	return 0;
 }
+
+int
+frame_take(int fd, struct buf *in, int *infd, struct frame *f)
+{
+	size_t want;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		want = FRAME_HDR;
+		if (in->len >= FRAME_HDR) {
+			if ((r = frame_peek(in, f)) == -1)
+				return -2;
+			if (r == 1) {
+				f->fd = *infd;
+				return 1;
+			}
+			want = FRAME_HDR + f->len;
+		}
+		n = frame_recv(fd, in->data + in->len, want - in->len,
+		    MSG_DONTWAIT, infd);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0;
+			return -1;
+		}
+		in->len += (size_t)n;
+	}
+}

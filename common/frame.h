@@ -69,6 +69,19 @@ ssize_t	frame_send(int fd, const void *p, size_t n, int passfd, int flags);
 #define FRAME_FDS_MAX	4
 ssize_t	frame_recv(int fd, void *p, size_t n, int flags, int *gotfd);
 
+/*
+ * One frame from a non-blocking socket whose frames may carry
+ * descriptors: never more is read than the frame being received needs,
+ * so a descriptor always arrives with its own frame (the sender attaches
+ * it to the frame's first byte), however the kernel cut the stream.  in
+ * must have room for FRAME_HDR + FRAME_MAX; *infd collects the frame's
+ * descriptor (start with -1).  1: a frame is complete in *f (f->data
+ * points into in; take it, then buf_reset(in) and *infd = -1); 0: the
+ * socket is dry; -1: EOF or an error (errno; 0 for EOF); -2: a bad
+ * frame header.
+ */
+int	frame_take(int fd, struct buf *in, int *infd, struct frame *f);
+
 /* Read from a non-blocking fd into in (at most FRAME_MAX+FRAME_HDR at a
  * time); returns bytes read, 0 on EOF, -1 on error (EAGAIN passes). */
 ssize_t	frame_fill(int fd, struct buf *in);

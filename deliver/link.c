@@ -156,35 +156,17 @@ static int
 link_take(struct local_link *l)
 {
 	struct frame f;
-	size_t want;
-	ssize_t n;
 	int r;
 
-	for (;;) {
-		want = FRAME_HDR;
-		if (l->in.len >= FRAME_HDR) {
-			if ((r = frame_peek(&l->in, &f)) == -1)
-				return -2;
-			if (r == 1)
-				break;
-			want = FRAME_HDR + f.len;
-		}
-		n = frame_recv(l->fd, l->in.data + l->in.len, want - l->in.len,
-		    MSG_DONTWAIT, &l->in_fd);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0) {
-			if (n == -1)
-				log_warn("reading from kurir-send");
-			else if (l->in.len > 0 || l->in_fd >= 0)
-				log_warnx("kurir-send closed the link in the "
-				    "middle of a frame");
-			return -1;
-		}
-		l->in.len += (size_t)n;
+	if ((r = frame_take(l->fd, &l->in, &l->in_fd, &f)) == -1) {
+		if (errno != 0)
+			log_warn("reading from kurir-send");
+		else if (l->in.len > 0 || l->in_fd >= 0)
+			log_warnx("kurir-send closed the link in the middle "
+			    "of a frame");
 	}
+	if (r != 1)
+		return r;
 	if (f.type != LP_DELIVER) {
 		log_warnx("kurir-send sent frame type %u (%zu bytes); closing",
 		    f.type, f.len);

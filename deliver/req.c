@@ -16,37 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fields.h"
 #include "local.h"
 #include "table.h"
-
-/* Next field of at most max bytes, or NULL. */
-static const char *
-req_field(const char **pp, const char *end, size_t max)
-{
-	const char *p = *pp, *nul;
-
-	if (p >= end || (nul = memchr(p, '\0', (size_t)(end - p))) == NULL ||
-	    (size_t)(nul - p) > max)
-		return NULL;
-	*pp = nul + 1;
-	return p;
-}
-
-static int
-req_number(const char *s, long long *out)
-{
-	const char *errstr;
-	size_t i;
-
-	/* strtonum alone would take blanks, a sign and leading zeros */
-	if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
-		return -1;
-	for (i = 0; s[i] != '\0'; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	*out = strtonum(s, 0, LLONG_MAX, &errstr);
-	return errstr == NULL ? 0 : -1;
-}
 
 /* a header value: no control bytes (no CR/LF to inject a field) */
 static int
@@ -82,16 +54,16 @@ local_req_parse(const char *p, size_t len, struct local_req *r,
 	const char *end = p + len, *off, *size;
 
 	memset(r, 0, sizeof(*r));
-	if ((off = req_field(&p, end, LOCAL_NUM_MAX)) == NULL ||
-	    (size = req_field(&p, end, LOCAL_NUM_MAX)) == NULL ||
-	    (r->mailbox = req_field(&p, end, LOCAL_MBOX_MAX)) == NULL ||
-	    (r->sender = req_field(&p, end, LOCAL_ADDR_MAX)) == NULL ||
-	    (r->rcpt = req_field(&p, end, LOCAL_ADDR_MAX)) == NULL) {
+	if ((off = field_next(&p, end, LOCAL_NUM_MAX)) == NULL ||
+	    (size = field_next(&p, end, LOCAL_NUM_MAX)) == NULL ||
+	    (r->mailbox = field_next(&p, end, LOCAL_MBOX_MAX)) == NULL ||
+	    (r->sender = field_next(&p, end, LOCAL_ADDR_MAX)) == NULL ||
+	    (r->rcpt = field_next(&p, end, LOCAL_ADDR_MAX)) == NULL) {
 		*why = "not five fields";
 		goto bad;
 	}
 	if (p != end) {
-		if ((r->tag = req_field(&p, end, LOCAL_TAG_MAX + 1)) == NULL) {
+		if ((r->tag = field_next(&p, end, LOCAL_TAG_MAX + 1)) == NULL) {
 			*why = "bad delivery tag";
 			goto bad;
 		}
@@ -108,8 +80,8 @@ local_req_parse(const char *p, size_t len, struct local_req *r,
 		*why = "data after the last field";
 		goto bad;
 	}
-	if (req_number(off, &r->offset) == -1 ||
-	    req_number(size, &r->size) == -1 ||
+	if (field_decimal(off, &r->offset) == -1 ||
+	    field_decimal(size, &r->size) == -1 ||
 	    r->size > LLONG_MAX - r->offset) {
 		*why = "bad offset or size";
 		goto bad;

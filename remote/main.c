@@ -135,29 +135,10 @@ static int
 link_take(void)
 {
 	struct frame f;
-	size_t want;
-	ssize_t n;
 	int r;
 
-	for (;;) {
-		want = FRAME_HDR;
-		if (R.link_in.len >= FRAME_HDR) {
-			if ((r = frame_peek(&R.link_in, &f)) == -1)
-				return -1;
-			if (r == 1)
-				break;
-			want = FRAME_HDR + f.len;
-		}
-		n = frame_recv(R.link_fd, R.link_in.data + R.link_in.len,
-		    want - R.link_in.len, MSG_DONTWAIT, &R.link_in_fd);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0)
-			return -1;
-		R.link_in.len += (size_t)n;
-	}
+	if ((r = frame_take(R.link_fd, &R.link_in, &R.link_in_fd, &f)) != 1)
+		return r == 0 ? 0 : -1;
 	if (f.type != RP_DELIVER) {
 		log_warnx("kurir-send sent frame type %u; closing", f.type);
 		return -1;

@@ -14,34 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fields.h"
 #include "remote.h"
 
-static const char *
-req_field(const char **pp, const char *end, size_t max)
-{
-	const char *p = *pp, *nul;
-
-	if (p >= end || (nul = memchr(p, '\0', (size_t)(end - p))) == NULL ||
-	    (size_t)(nul - p) > max)
-		return NULL;
-	*pp = nul + 1;
-	return p;
-}
-
-static int
-req_number(const char *s, long long *out)
-{
-	const char *errstr;
-	size_t i;
-
-	if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
-		return -1;
-	for (i = 0; s[i] != '\0'; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	*out = strtonum(s, 0, LLONG_MAX, &errstr);
-	return errstr == NULL ? 0 : -1;
-}
 
 /* safe inside "MAIL FROM:<...>": no control byte (a CR or LF would
  * start a command of its own); quoted local parts may hold spaces */
@@ -61,15 +36,15 @@ remote_req_parse(const char *p, size_t len, struct remote_req *r,
 	const char *end = p + len, *off, *size, *rc, *at;
 
 	memset(r, 0, sizeof(*r));
-	if ((off = req_field(&p, end, 20)) == NULL ||
-	    (size = req_field(&p, end, 20)) == NULL ||
-	    (r->sender = req_field(&p, end, REMOTE_ADDR_MAX)) == NULL ||
-	    (r->domain = req_field(&p, end, 255)) == NULL) {
+	if ((off = field_next(&p, end, 20)) == NULL ||
+	    (size = field_next(&p, end, 20)) == NULL ||
+	    (r->sender = field_next(&p, end, REMOTE_ADDR_MAX)) == NULL ||
+	    (r->domain = field_next(&p, end, 255)) == NULL) {
 		*why = "missing fields";
 		goto bad;
 	}
-	if (req_number(off, &r->offset) == -1 ||
-	    req_number(size, &r->size) == -1 ||
+	if (field_decimal(off, &r->offset) == -1 ||
+	    field_decimal(size, &r->size) == -1 ||
 	    r->size > LLONG_MAX - r->offset) {
 		*why = "bad offset or size";
 		goto bad;
@@ -84,7 +59,7 @@ remote_req_parse(const char *p, size_t len, struct remote_req *r,
 			*why = "too many recipients";
 			goto bad;
 		}
-		if ((rc = req_field(&p, end, REMOTE_ADDR_MAX)) == NULL ||
+		if ((rc = field_next(&p, end, REMOTE_ADDR_MAX)) == NULL ||
 		    rc[0] == '\0' || !req_addr_ok(rc) ||
 		    (at = strrchr(rc, '@')) == NULL ||
 		    strcasecmp(at + 1, r->domain) != 0) {

@@ -36,8 +36,9 @@ STAMP = $(BUILD)/.bootstrap
 PROGRAMS = kurird:kurird kurir-queue:queue kurir-sendmail:sendmail \
            kurirctl:ctl kurir-smtpd:smtpd kurir-send:send \
            kurir-local:deliver kurir-remote:remote kurir-pop3d:pop3d kurir-auth:auth
-# only folders that already hold code are built
-PROG_LIST = $(foreach p,$(PROGRAMS),$(if $(wildcard $(word 2,$(subst :, ,$(p)))/*.c),$(p)))
+# a program is built once its folder has its main.c; modules that land
+# before it (with their unit tests) are compiled by those tests
+PROG_LIST = $(foreach p,$(PROGRAMS),$(if $(wildcard $(word 2,$(subst :, ,$(p)))/main.c),$(p)))
 PROG_BINS = $(foreach p,$(PROG_LIST),$(BUILD)/$(word 1,$(subst :, ,$(p))))
 
 COMMON_SRCS = $(wildcard common/*.c)

@@ -9,6 +9,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "ctlproto.h"
 #include "fsutil.h"
 #include "log.h"
 #include "service.h"
@@ -93,4 +94,28 @@ service_conf_reload(int fd, const char *path, struct conf *c)
 	}
 	buf_free(&b);
 	return r;
+}
+
+int
+service_ctl_read(int fd, int (*fn)(const struct frame *))
+{
+	struct buf in;
+	struct frame f;
+	int r = -1;
+
+	buf_init(&in, FRAME_HDR + FRAME_MAX);
+	if (frame_read(fd, &in, &f) == 1)
+		r = fn(&f);
+	buf_free(&in);
+	return r;
+}
+
+void
+service_ctl_until_go(int fd, int (*fn)(const struct frame *))
+{
+	int r;
+
+	while ((r = service_ctl_read(fd, fn)) != CTL_GO)
+		if (r == -1)
+			fatalx("control channel closed during start-up");
 }

@@ -6,6 +6,7 @@
 #define KURIR_SERVICE_H
 
 #include "conf.h"
+#include "frame.h"
 #include "sandbox.h"
 
 struct service {
@@ -23,6 +24,14 @@ void	service_init(struct service *, const char *name, int argc,
 /* Re-read the config from a descriptor kurird sent (CTL_CONFIG) into c;
  * 0, or -1 (logged) and c unchanged. */
 int	service_conf_reload(int fd, const char *path, struct conf *c);
+/*
+ * kurird's control channel: read one frame and hand it to fn.  Returns
+ * fn's value, or -1 when kurird is gone (EOF or a bad frame).
+ */
+int	service_ctl_read(int fd, int (*fn)(const struct frame *));
+/* Before the event loop: frames to fn until it returns CTL_GO; fatal if
+ * the channel closes first. */
+void	service_ctl_until_go(int fd, int (*fn)(const struct frame *));
 /* Enter the sandbox; started as root, a failure is fatal. */
 void	service_sandbox(const struct service *, enum sandbox_profile);
 

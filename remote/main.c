@@ -291,16 +291,10 @@ stop(void)
 static void
 ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct buf in;
-	struct frame f;
-
-	buf_init(&in, FRAME_HDR + FRAME_MAX);
-	if (frame_read(fd, &in, &f) != 1) {
+	if (service_ctl_read(fd, ctl_frame) == -1) {
 		log_info("kurird is gone; stopping");
 		stop();
-	} else
-		ctl_frame(&f);
-	buf_free(&in);
+	}
 }
 
 static void
@@ -313,8 +307,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 int
 main(int argc, char *argv[])
 {
-	struct buf in;
-	struct frame f;
 	struct event *ev;
 	char err[1024], root[4200];
 
@@ -340,14 +332,7 @@ main(int argc, char *argv[])
 		fatalx("dns: %s", err);
 
 	/* the routes, the CA bundle and the link, before the first request */
-	buf_init(&in, FRAME_HDR + FRAME_MAX);
-	for (;;) {
-		if (frame_read(sv.ctl_fd, &in, &f) != 1)
-			fatalx("control channel closed during start-up");
-		if (ctl_frame(&f) == CTL_GO)
-			break;
-	}
-	buf_free(&in);
+	service_ctl_until_go(sv.ctl_fd, ctl_frame);
 
 	if ((ev_ctl = event_new(R.base, sv.ctl_fd, EV_READ | EV_PERSIST,
 	    ctl_cb, NULL)) == NULL || event_add(ev_ctl, NULL) == -1 ||

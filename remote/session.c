@@ -345,30 +345,24 @@ sess_send_next(struct session *s)
 static int
 sess_body_fill(struct session *s)
 {
-	char *chunk = NULL;
+	/* one process, one loop: the read buffer is shared by all sessions */
+	static char chunk[REMOTE_CHUNK];
 	size_t want;
 	ssize_t n;
 
 	while (s->out.len < REMOTE_OUT_HIGH && s->body_off < s->req.size) {
 		want = s->req.size - s->body_off < REMOTE_CHUNK ?
 		    (size_t)(s->req.size - s->body_off) : REMOTE_CHUNK;
-		if (chunk == NULL && (chunk = malloc(REMOTE_CHUNK)) == NULL)
-			return -1;
 		n = pread(s->qfd, chunk, want,
 		    (off_t)(s->req.offset + s->body_off));
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			free(chunk);
+		if (n <= 0)
 			return -1;	/* the entry is shorter than promised */
-		}
-		if (dotenc_add(&s->enc, chunk, (size_t)n, &s->out) == -1) {
-			free(chunk);
+		if (dotenc_add(&s->enc, chunk, (size_t)n, &s->out) == -1)
 			return -1;
-		}
 		s->body_off += n;
 	}
-	free(chunk);
 	if (s->body_off == s->req.size && s->state == SS_BODY) {
 		if (dotenc_end(&s->enc, &s->out) == -1)
 			return -1;

@@ -80,7 +80,7 @@ link_down_cb(struct slink *l)
 	round_link_down(l);
 }
 
-static void
+static int
 ctl_frame(const struct frame *f)
 {
 	char path[4096];
@@ -98,7 +98,7 @@ ctl_frame(const struct frame *f)
 		    &S.local : &S.remote, S.base, f->fd);
 		if (started)
 			sched_agent_up();
-		return;
+		return 0;
 	case CTL_CONFIG:
 		if (f->fd < 0)
 			break;
@@ -107,35 +107,30 @@ ctl_frame(const struct frame *f)
 		path[n] = '\0';
 		service_conf_reload(f->fd, path, &S.conf);
 		close(f->fd);
-		return;
+		return 0;
 	case CTL_FLUSH:
 		sched_flush();
-		return;
+		return 0;
 	case CTL_GO:
 		if (!started) {
 			started = 1;
 			sched_scan();
 		}
-		return;
+		return 0;
 	}
 	log_warnx("unexpected control frame %u", f->type);
 	if (f->fd >= 0)
 		close(f->fd);
+	return 0;
 }
 
 static void
 ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct buf in;
-	struct frame f;
-
-	buf_init(&in, FRAME_HDR + FRAME_MAX);
-	if (frame_read(fd, &in, &f) != 1) {
+	if (service_ctl_read(fd, ctl_frame) == -1) {
 		log_info("kurird is gone; stopping");
 		stop();
-	} else
-		ctl_frame(&f);
-	buf_free(&in);
+	}
 }
 
 static int

@@ -128,32 +128,15 @@ ctl_frame(const struct frame *f)
 void
 ctl_read_initial(void)
 {
-	struct buf in;
-	struct frame f;
-	int r;
-
-	buf_init(&in, FRAME_HDR + FRAME_MAX);
-	for (;;) {
-		if ((r = frame_read(S.ctl_fd, &in, &f)) != 1)
-			fatalx("control channel closed during start-up");
-		if (ctl_frame(&f) == CTL_GO)
-			break;
-	}
-	buf_free(&in);
+	service_ctl_until_go(S.ctl_fd, ctl_frame);
 }
 
 void
 ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct buf in;
-	struct frame f;
-
-	buf_init(&in, FRAME_HDR + FRAME_MAX);
-	if (frame_read(S.ctl_fd, &in, &f) != 1) {
+	if (service_ctl_read(S.ctl_fd, ctl_frame) == -1) {
 		log_info("kurird is gone; stopping");
 		event_del(S.ev_ctl);
 		smtpd_stop();
-	} else
-		ctl_frame(&f);
-	buf_free(&in);
+	}
 }

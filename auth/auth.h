@@ -30,7 +30,6 @@
 /* input buffer: one frame being received plus one read(2) of the next;
  * allocated once so that realloc never leaves copies of passwords */
 #define AUTH_IN_MAX		(2 * (FRAME_HDR + FRAME_MAX))
-#define AUTH_IP_MAX		63	/* client-ip field of AP_AUTH */
 #define AUTH_REQ_MAX		(AUTH_USER_MAX + 1 + AUTH_PASS_MAX + 1 + \
 				    AUTH_IP_MAX)
 
@@ -53,6 +52,7 @@ struct pending {
 struct alink {
 	int			 fd;
 	unsigned		 serial;	/* for log lines */
+	int			 pop3;		/* kurir-pop3d's: AP_LOGIN allowed */
 	struct buf		 in, out;
 	struct event		*ev_read, *ev_write;
 	int			 reading;	/* ev_read is added */
@@ -96,7 +96,7 @@ void	auth_teardown(void);
 void	ctl_read_cb(evutil_socket_t, short, void *);
 
 /* link.c */
-struct alink *link_new(int fd);
+struct alink *link_new(int fd, int pop3);
 void	link_close(struct alink *);
 void	link_reply(struct alink *, uint16_t type, uint32_t id, const char *);
 void	link_update(struct alink *);

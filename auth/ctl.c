@@ -192,7 +192,7 @@ ctl_frame(const struct frame *f)
 			log_warnx("control: link frame without a descriptor");
 			break;
 		}
-		link_new(f->fd);
+		link_new(f->fd, f->len == 4 && memcmp(f->data, "pop3", 4) == 0);
 		return;		/* the link owns the descriptor now */
 	default:
 		log_warnx("control: unexpected frame type %u; ignored", f->type);

@@ -30,7 +30,7 @@ static void link_read_cb(evutil_socket_t, short, void *);
 static void link_write_cb(evutil_socket_t, short, void *);
 
 struct alink *
-link_new(int fd)
+link_new(int fd, int pop3)
 {
 	struct alink *l;
 	int fl;
@@ -48,6 +48,7 @@ link_new(int fd)
 	}
 	l->fd = fd;
 	l->serial = ++A.serial;
+	l->pop3 = pop3;
 	TAILQ_INIT(&l->pending);
 	buf_init(&l->in, AUTH_IN_MAX);
 	buf_init(&l->out, AUTH_OUT_MAX);
@@ -70,7 +71,7 @@ link_new(int fd)
 	LIST_INSERT_HEAD(&A.links, l, entry);
 	A.nlinks++;
 	link_update(l);
-	log_info("client link %u up", l->serial);
+	log_info("client link %u up%s", l->serial, pop3 ? " (pop3)" : "");
 	return l;
 }
 
@@ -161,7 +162,7 @@ link_process(struct alink *l)
 			return -1;
 		}
 		/* a password in a malformed request is still a password */
-		if (f.type == AP_AUTH)
+		if (f.type == AP_AUTH || f.type == AP_LOGIN)
 			explicit_bzero(l->in.data, FRAME_HDR + f.len);
 		frame_consume(&l->in, &f);
 	}

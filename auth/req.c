@@ -14,6 +14,12 @@
  * after the delay delay.c computes for its client, on a libevent timer
  * so that nobody else waits.
  *
+ * AP_LOGIN is AP_AUTH for kurir-pop3d's link alone: on success kurird
+ * is asked first (AP_CTL_SPAWN, a small blocking write on the control
+ * channel) to start the session process for the user, so the process
+ * exists only for a password checked here.  If kurird cannot be told,
+ * the answer is AP_FAIL "temporary".
+ *
  * AP_RCPT "local-part": answered at once.  Until both tables have loaded
  * once, a name found in neither gets AP_FAIL "tables not loaded" (a
  * temporary answer) rather than AP_NOUSER, so that a bad table at start
@@ -81,6 +87,23 @@ req_cancel(struct alink *l)
 	l->npending = 0;
 }
 
+/* AP_LOGIN succeeded: have kurird start the session.  0 or -1. */
+static int
+req_spawn(uint32_t id, const char *user, const char *ip)
+{
+	char msg[AUTH_USER_MAX + 1 + AUTH_IP_MAX + 1];
+	size_t ul = strlen(user), il = strlen(ip);
+
+	memcpy(msg, user, ul + 1);
+	memcpy(msg + ul + 1, ip, il);
+	if (frame_write(A.ctl_fd, AP_CTL_SPAWN, id, msg, ul + 1 + il) == -1) {
+		log_warn("cannot ask kurird for a POP3 session of user=%s",
+		    user);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 req_auth(struct alink *l, const struct frame *f)
 {
@@ -117,8 +140,12 @@ req_auth(struct alink *l, const struct frame *f)
 	rc = users_check_password(A.users, luser, pass);
 	explicit_bzero(l->in.data + FRAME_HDR + ul + 1, pl);
 	if (rc == 1) {
-		log_info("auth ok user=%s ip=%s", luser, lip);
-		link_reply(l, AP_OK, f->id, luser);
+		log_info("auth ok user=%s ip=%s%s", luser, lip,
+		    f->type == AP_LOGIN ? " (pop3)" : "");
+		if (f->type == AP_LOGIN && req_spawn(f->id, luser, lip) == -1)
+			link_reply(l, AP_FAIL, f->id, "temporary");
+		else
+			link_reply(l, AP_OK, f->id, luser);
 		return;
 	}
 	if (rc == -1)
@@ -199,6 +226,11 @@ req_frame(struct alink *l, const struct frame *f)
 {
 	switch (f->type) {
 	case AP_AUTH:
+		req_auth(l, f);
+		return 0;
+	case AP_LOGIN:
+		if (!l->pop3)
+			return -1;
 		req_auth(l, f);
 		return 0;
 	case AP_RCPT:

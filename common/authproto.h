@@ -25,12 +25,23 @@
  *              AP_NOUSER; or AP_FAIL "5.4.6 alias loop" and the like
  *              (permanent), "4.x.x ..." (temporary, e.g. tables not
  *              loaded).  Used by kurir-send before delivery.
+ *   AP_LOGIN   (kurir-pop3d only) as AP_AUTH; on success kurir-auth
+ *              first asks kurird to start the session process for that
+ *              user (AP_CTL_SPAWN), then answers AP_OK "user".  Only a
+ *              link kurird marked "pop3" may ask: a session process is
+ *              started for nobody whose password kurir-auth did not check.
  * Control (kurird -> kurir-auth, each with a descriptor):
  *   AP_CTL_USERS    the users_file, opened for reading (payload: its path,
  *                   for messages); AP_CTL_ALIASES likewise
- *   AP_CTL_LINK     a new client link (socket)
+ *   AP_CTL_LINK     a new client link (socket); payload "pop3" for the
+ *                   link of kurir-pop3d (AP_LOGIN allowed), else empty
  *   AP_CTL_CONFIG   the config file, opened for reading, on SIGHUP (payload:
  *                   its path): local_domains for AP_RESOLVE
+ * Control (kurir-auth -> kurird, no descriptor):
+ *   AP_CTL_SPAWN    id: the AP_LOGIN's id (kurir-pop3d's session number);
+ *                   payload "user\0client-ip": start a POP3 session
+ *                   process for that user and hand its socket to
+ *                   kurir-pop3d (CTL_SESSION, same id)
  * A table that fails to load keeps the old one in use; the error goes to
  * the log as "file:line: reason".
  */
@@ -41,6 +52,7 @@ enum authproto_type {
 	AP_AUTH = 1,
 	AP_RCPT,
 	AP_RESOLVE,
+	AP_LOGIN,
 	AP_OK = 10,
 	AP_FAIL,
 	AP_NOUSER,
@@ -48,10 +60,12 @@ enum authproto_type {
 	AP_CTL_ALIASES,
 	AP_CTL_LINK,
 	AP_CTL_CONFIG,
+	AP_CTL_SPAWN,
 };
 
 #define AUTH_FAIL_DELAY_MS	1000
 #define AUTH_USER_MAX		64
 #define AUTH_PASS_MAX		511	/* crypt(3) takes no more */
+#define AUTH_IP_MAX		63	/* client-ip field of AP_AUTH, AP_LOGIN */
 
 #endif

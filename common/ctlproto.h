@@ -20,6 +20,9 @@
  *   CTL_FLUSH    (kurir-send) kurirctl flush: every deferred recipient
  *               is due now
  *   CTL_REMOTE   (kurir-send) a new link to kurir-remote
+ *   CTL_SESSION  (kurir-pop3d) the socket of a new session process; id:
+ *               the session number of the AP_LOGIN it answers; payload
+ *               the user name kurir-auth checked
  */
 #ifndef KURIR_CTLPROTO_H
 #define KURIR_CTLPROTO_H
@@ -35,6 +38,7 @@ enum ctlproto_type {
 	CTL_LOCAL,
 	CTL_FLUSH,
 	CTL_REMOTE,
+	CTL_SESSION,
 };
 
 #endif

@@ -19,7 +19,7 @@
 #include "log.h"
 
 static struct child *all_children[] = { &D.queue, &D.auth, &D.local,
-    &D.remote, &D.send, &D.smtpd };
+    &D.remote, &D.send, &D.smtpd, &D.pop3d };
 #define NCHILDREN (sizeof(all_children) / sizeof(all_children[0]))
 
 static void
@@ -31,6 +31,54 @@ child_restart_cb(evutil_socket_t fd, short what, void *arg)
 		child_reaped(c, -1);	/* count as a crash: back off again */
 }
 
+/*
+ * fork and exec prog with fds[i] as descriptor 3 + i and everything else
+ * closed, signal handlers reset.  The child's pid, or -1.
+ */
+pid_t
+proc_spawn(const char *prog, const char *const argv[], const int fds[],
+    int nfds)
+{
+	int moved[CHILD_MAXFDS], i;
+	pid_t pid;
+	sigset_t all, old;
+
+	if (nfds > CHILD_MAXFDS) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* the child must not run our libevent signal handlers */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((pid = fork()) == -1) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	if (pid == 0) {
+		struct sigaction sa;
+		int s;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (s = 1; s < NSIG; s++)
+			sigaction(s, &sa, NULL);
+		/* move the fds above the range first, then into place */
+		for (i = 0; i < nfds; i++)
+			if ((moved[i] = fcntl(fds[i], F_DUPFD, 64)) == -1)
+				_exit(127);
+		for (i = 0; i < nfds; i++)
+			if (dup2(moved[i], 3 + i) == -1)
+				_exit(127);
+		closefrom(3 + nfds);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		execv(prog, (char **)(uintptr_t)argv);
+		fprintf(stderr, "kurird: exec %s: %s\n", prog, strerror(errno));
+		_exit(127);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
+}
+
 int
 child_start(struct child *c)
 {
@@ -39,7 +87,6 @@ child_start(struct child *c)
 	const char *argv[6 + 2 * CHILD_MAXFDS];
 	int i, n = 0;
 	pid_t pid;
-	sigset_t all, old;
 
 	if (path_fmt(prog, sizeof(prog), "%s/%s", D.bindir, c->name) == -1)
 		return -1;
@@ -68,40 +115,13 @@ child_start(struct child *c)
 	}
 	argv[n] = NULL;
 
-	/* the child must not run our libevent signal handlers */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	if ((pid = fork()) == -1) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		log_warn("fork %s", c->name);
-		close(c->fds[0]);
-		c->fds[0] = -1;
-		return -1;
-	}
-	if (pid == 0) {
-		struct sigaction sa;
-		int s;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (s = 1; s < NSIG; s++)
-			sigaction(s, &sa, NULL);
-		/* move the fds above the range first, then into place */
-		for (i = 0; i < c->nfds; i++)
-			if ((c->fds[i] = fcntl(c->fds[i], F_DUPFD, 64)) == -1)
-				_exit(127);
-		for (i = 0; i < c->nfds; i++)
-			if (dup2(c->fds[i], 3 + i) == -1)
-				_exit(127);
-		closefrom(3 + c->nfds);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		execv(prog, (char **)(uintptr_t)argv);
-		fprintf(stderr, "kurird: exec %s: %s\n", prog, strerror(errno));
-		_exit(127);
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	pid = proc_spawn(prog, argv, c->fds, c->nfds);
 	close(c->fds[0]);	/* the child's end is the child's alone */
 	c->fds[0] = -1;
+	if (pid == -1) {
+		log_warn("fork %s", c->name);
+		return -1;
+	}
 	c->pid = pid;
 	gettimeofday(&c->started_at, NULL);
 	log_info("started %s (pid %ld)", c->name, (long)pid);
@@ -175,10 +195,15 @@ children_running(void)
 	pid_t pid;
 	int status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < NCHILDREN; i++)
 			if (all_children[i]->pid == pid)
-				child_reaped(all_children[i], status);
+				break;
+		if (i < NCHILDREN)
+			child_reaped(all_children[i], status);
+		else
+			spawn_reaped(pid, status);	/* a POP3 session */
+	}
 	for (i = 0; i < NCHILDREN; i++)
 		if (all_children[i]->pid > 0)
 			n++;

@@ -47,7 +47,9 @@ struct kurird {
 	int		 hold;		/* -n: no delivery */
 	char		 bindir[4096];
 	struct event_base *base;
-	struct child	 queue, auth, local, remote, send, smtpd;
+	struct child	 queue, auth, local, remote, send, smtpd, pop3d;
+	struct event	*ev_auth_ctl;	/* kurir-auth's requests (AP_CTL_SPAWN) */
+	unsigned	 nsessions;	/* POP3 session processes running */
 	struct listener	 listeners[LISTEN_MAX];
 	int		 nlisteners;
 	int		 stopping;
@@ -62,6 +64,12 @@ void	child_reaped(struct child *, int status);
 void	child_signal_all(int sig);
 int	children_running(void);
 int	child_running(const struct child *);
+pid_t	proc_spawn(const char *prog, const char *const argv[], const int fds[],
+	    int nfds);
+
+/* spawn.c */
+void	spawn_auth_ctl_cb(evutil_socket_t, short, void *);
+void	spawn_reaped(pid_t, int status);
 
 /* wire.c */
 int	wire_listen(void);
@@ -71,6 +79,8 @@ void	wire_smtpd_started(void);
 void	wire_local_started(void);
 void	wire_send_started(void);
 void	wire_remote_started(void);
+void	wire_pop3d_started(void);
+int	wire_has_listener(const char *kind);
 void	wire_reload(void);
 void	wire_flush(void);
 

@@ -220,8 +220,10 @@ main(int argc, char *argv[])
 	child_init(&D.local, "kurir-local", wire_local_started);
 	child_init(&D.remote, "kurir-remote", wire_remote_started);
 	child_init(&D.send, "kurir-send", wire_send_started);
-	if (D.nlisteners > 0)
+	if (wire_has_listener(NULL))
 		child_init(&D.smtpd, "kurir-smtpd", wire_smtpd_started);
+	if (wire_has_listener("pop3"))
+		child_init(&D.pop3d, "kurir-pop3d", wire_pop3d_started);
 	/* without -d: into the background, logging to syslog */
 	if (!D.debug && daemon(0, 0) == -1)
 		fatal("daemon");
@@ -230,7 +232,8 @@ main(int argc, char *argv[])
 	if (child_start(&D.queue) == -1 || child_start(&D.auth) == -1 ||
 	    (!D.hold && (child_start(&D.local) == -1 ||
 	    child_start(&D.remote) == -1 || child_start(&D.send) == -1)) ||
-	    (D.smtpd.name != NULL && child_start(&D.smtpd) == -1))
+	    (D.smtpd.name != NULL && child_start(&D.smtpd) == -1) ||
+	    (D.pop3d.name != NULL && child_start(&D.pop3d) == -1))
 		fatalx("cannot start the services");
 
 	log_info("kurir running (%s)", D.conf_path);

@@ -58,7 +58,7 @@ bind_one(const char *spec, const char *kind)
 	return 0;
 }
 
-/* Bind smtp_listen and submission_listen; -1 if any fails. */
+/* Bind smtp_listen, submission_listen and pop3_listen; -1 if any fails. */
 int
 wire_listen(void)
 {
@@ -69,7 +69,22 @@ wire_listen(void)
 		r |= bind_one(D.conf.smtp_listen.v[i], "smtp");
 	for (i = 0; i < D.conf.submission_listen.n; i++)
 		r |= bind_one(D.conf.submission_listen.v[i], "submission");
+	for (i = 0; i < D.conf.pop3_listen.n; i++)
+		r |= bind_one(D.conf.pop3_listen.v[i], "pop3");
 	return r;
+}
+
+/* Is there a listener of this kind ("pop3"), or of any other (NULL)? */
+int
+wire_has_listener(const char *kind)
+{
+	int i;
+
+	for (i = 0; i < D.nlisteners; i++)
+		if (kind != NULL ? strcmp(D.listeners[i].kind, kind) == 0 :
+		    strcmp(D.listeners[i].kind, "pop3") != 0)
+			return 1;
+	return 0;
 }
 
 static void
@@ -101,9 +116,11 @@ send_file(struct child *c, uint16_t type, const char *path)
 	close(fd);
 }
 
-/* Link two running services: one socketpair end to each. */
+/* Link two running services: one socketpair end to each; a's frame
+ * carries atext (may be NULL). */
 static void
-link_pair(struct child *a, uint16_t atype, struct child *b, uint16_t btype)
+link_pair_text(struct child *a, uint16_t atype, const char *atext,
+    struct child *b, uint16_t btype)
 {
 	int sp[2];
 
@@ -113,10 +130,16 @@ link_pair(struct child *a, uint16_t atype, struct child *b, uint16_t btype)
 		log_warn("socketpair");
 		return;
 	}
-	send_fd(a, atype, sp[0], NULL);
+	send_fd(a, atype, sp[0], atext);
 	send_fd(b, btype, sp[1], NULL);
 	close(sp[0]);
 	close(sp[1]);
+}
+
+static void
+link_pair(struct child *a, uint16_t atype, struct child *b, uint16_t btype)
+{
+	link_pair_text(a, atype, NULL, b, btype);
 }
 
 void
@@ -136,9 +159,17 @@ auth_tables(void)
 void
 wire_auth_started(void)
 {
+	/* kurir-auth asks us for POP3 sessions on its control channel */
+	if (D.ev_auth_ctl != NULL)
+		event_free(D.ev_auth_ctl);
+	D.ev_auth_ctl = event_new(D.base, D.auth.ctl, EV_READ | EV_PERSIST,
+	    spawn_auth_ctl_cb, NULL);
+	if (D.ev_auth_ctl == NULL || event_add(D.ev_auth_ctl, NULL) == -1)
+		log_warnx("cannot watch kurir-auth's control channel");
 	auth_tables();
 	link_pair(&D.auth, AP_CTL_LINK, &D.smtpd, CTL_AUTH);
 	link_pair(&D.auth, AP_CTL_LINK, &D.send, CTL_AUTH);
+	link_pair_text(&D.auth, AP_CTL_LINK, "pop3", &D.pop3d, CTL_AUTH);
 }
 
 /*
@@ -199,13 +230,14 @@ wire_flush(void)
 		send_fd(&D.send, CTL_FLUSH, -1, NULL);
 }
 
+/* kurir-smtpd's or kurir-pop3d's certificate and key, if configured */
 static void
-smtpd_tls(void)
+send_tls(struct child *c)
 {
 	if (D.conf.tls_cert_file == NULL || D.conf.tls_key_file == NULL)
 		return;
-	send_file(&D.smtpd, CTL_TLS_CERT, D.conf.tls_cert_file);
-	send_file(&D.smtpd, CTL_TLS_KEY, D.conf.tls_key_file);
+	send_file(c, CTL_TLS_CERT, D.conf.tls_cert_file);
+	send_file(c, CTL_TLS_KEY, D.conf.tls_key_file);
 }
 
 void
@@ -219,8 +251,21 @@ wire_smtpd_started(void)
 			    D.listeners[i].kind);
 	link_pair(&D.queue, QP_NEWLINK, &D.smtpd, CTL_QUEUE);
 	link_pair(&D.auth, AP_CTL_LINK, &D.smtpd, CTL_AUTH);
-	smtpd_tls();
+	send_tls(&D.smtpd);
 	send_fd(&D.smtpd, CTL_GO, -1, NULL);
+}
+
+void
+wire_pop3d_started(void)
+{
+	int i;
+
+	for (i = 0; i < D.nlisteners; i++)
+		if (strcmp(D.listeners[i].kind, "pop3") == 0)
+			send_fd(&D.pop3d, CTL_LISTEN, D.listeners[i].fd, "pop3");
+	link_pair_text(&D.auth, AP_CTL_LINK, "pop3", &D.pop3d, CTL_AUTH);
+	send_tls(&D.pop3d);
+	send_fd(&D.pop3d, CTL_GO, -1, NULL);
 }
 
 /* SIGHUP: every service gets the new config and tables. */
@@ -233,7 +278,11 @@ wire_reload(void)
 	}
 	if (child_running(&D.smtpd)) {
 		send_file(&D.smtpd, CTL_CONFIG, D.conf_path);
-		smtpd_tls();
+		send_tls(&D.smtpd);
+	}
+	if (child_running(&D.pop3d)) {
+		send_file(&D.pop3d, CTL_CONFIG, D.conf_path);
+		send_tls(&D.pop3d);
 	}
 	if (child_running(&D.queue))
 		kill(D.queue.pid, SIGHUP);

@@ -53,6 +53,9 @@
 
 static const char *subdirs[] = { "tmp", "new", "cur" };
 
+static void seterr(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -15,19 +15,9 @@
 #include "log.h"
 #include "service.h"
 #include "smtpd.h"
-
-#define TLS_FILE_MAX	(1024 * 1024)
+#include "tlsserver.h"
 
 static int tls_certfd = -1, tls_keyfd = -1;
-
-static int
-tls_mem(int fd, struct buf *b)
-{
-	buf_init(b, TLS_FILE_MAX + 16384);
-	if (lseek(fd, 0, SEEK_SET) == -1 && errno != ESPIPE)
-		return -1;
-	return read_fd_all(fd, TLS_FILE_MAX, b);
-}
 
 /* Build a server TLS context from the two files kurird opened for us. */
 int
@@ -35,34 +25,13 @@ ctl_tls_setup(int certfd, int keyfd)
 {
 	struct tls_config *cfg;
 	struct tls *srv;
-	struct buf cert, key;
-	int r = -1;
 
-	if (tls_mem(certfd, &cert) == -1 || tls_mem(keyfd, &key) == -1) {
-		log_warn("reading TLS certificate or key");
-		goto out;
-	}
-	if ((cfg = tls_config_new()) == NULL)
-		goto out;
-	if (tls_config_set_keypair_mem(cfg, (const uint8_t *)cert.data,
-	    cert.len, (const uint8_t *)key.data, key.len) == -1) {
-		log_warnx("TLS keypair: %s", tls_config_error(cfg));
-		tls_config_free(cfg);
-		goto out;
-	}
-	if ((srv = tls_server()) == NULL || tls_configure(srv, cfg) == -1) {
-		log_warnx("TLS server: %s", srv ? tls_error(srv) : "tls_server");
-		tls_config_free(cfg);
-		goto out;
-	}
+	if ((srv = tls_server_load(certfd, keyfd, &cfg)) == NULL)
+		return -1;
 	/* sessions still hold connections of an older context: keep it */
 	S.tls_server = srv;
 	S.tls_cfg = cfg;
-	r = 0;
-out:
-	buf_free(&cert);
-	buf_free(&key);	/* wipes the key bytes */
-	return r;
+	return 0;
 }
 
 /* one control frame; returns CTL_GO when the initial batch is done */

@@ -114,18 +114,25 @@ load_default_tables(void)
 	ck_assert(A.users_loaded && A.aliases_loaded);
 }
 
-/* A new client link handed over the control channel; our end. */
+/* A new client link handed over the control channel; our end.  kind
+ * "pop3" makes it kurir-pop3d's link. */
 static int
-new_client(void)
+new_client_kind(const char *kind)
 {
 	int cl[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, cl), 0);
-	ck_assert_int_eq(frame_write_fd(ctlp[1], AP_CTL_LINK, 0, NULL, 0,
-	    cl[0]), 0);
+	ck_assert_int_eq(frame_write_fd(ctlp[1], AP_CTL_LINK, 0, kind,
+	    strlen(kind), cl[0]), 0);
 	close(cl[0]);
 	pump(20);
 	return cl[1];
+}
+
+static int
+new_client(void)
+{
+	return new_client_kind("");
 }
 
 static void
@@ -135,8 +142,8 @@ send_req(int c, uint16_t type, uint32_t id, const void *data, size_t len)
 }
 
 static void
-send_auth(int c, uint32_t id, const char *user, const char *pw,
-    const char *ip)
+send_auth_type(int c, uint16_t type, uint32_t id, const char *user,
+    const char *pw, const char *ip)
 {
 	char req[1024];
 	size_t n = 0;
@@ -147,7 +154,14 @@ send_auth(int c, uint32_t id, const char *user, const char *pw,
 	n += strlen(pw) + 1;
 	memcpy(req + n, ip, strlen(ip));
 	n += strlen(ip);
-	send_req(c, AP_AUTH, id, req, n);
+	send_req(c, type, id, req, n);
+}
+
+static void
+send_auth(int c, uint32_t id, const char *user, const char *pw,
+    const char *ip)
+{
+	send_auth_type(c, AP_AUTH, id, user, pw, ip);
 }
 
 /*
@@ -223,6 +237,46 @@ START_TEST(test_auth_ok)
 	send_auth(c, 2, "bob", "hunter2", "");
 	ck_assert_int_lt(expect(c, AP_OK, 2, "bob", 2000), 900);
 	close(c);
+}
+END_TEST
+
+/*
+ * AP_LOGIN: only on kurir-pop3d's link; a success asks kurird for the
+ * session first (AP_CTL_SPAWN "user\0ip" on the control channel, the
+ * same id), a failure asks for nothing.
+ */
+START_TEST(test_login)
+{
+	struct buf in;
+	struct frame f;
+	struct pollfd pfd;
+	int c, p;
+
+	load_default_tables();
+	p = new_client_kind("pop3");
+	send_auth_type(p, AP_LOGIN, 7, "Alice", "secret", "192.0.2.1");
+	ck_assert_int_lt(expect(p, AP_OK, 7, "alice", 2000), 900);
+	buf_init(&in, FRAME_HDR + FRAME_MAX);
+	ck_assert_int_eq(frame_read(ctlp[1], &in, &f), 1);
+	ck_assert_uint_eq(f.type, AP_CTL_SPAWN);
+	ck_assert_uint_eq(f.id, 7);
+	ck_assert_uint_eq(f.len, 6 + 9);
+	ck_assert_mem_eq(f.data, "alice\0" "192.0.2.1", 6 + 9);
+	/* a wrong password: AP_FAIL after the delay, no spawn */
+	send_auth_type(p, AP_LOGIN, 8, "alice", "wrong", "192.0.2.1");
+	expect(p, AP_FAIL, 8, "authentication failed", 5000);
+	pfd.fd = ctlp[1];
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	/* any other link asking for a login is cut off, nothing spawned */
+	c = new_client();
+	send_auth_type(c, AP_LOGIN, 9, "alice", "secret", "192.0.2.1");
+	pump(50);
+	ck_assert_int_eq(read(c, &f, 1), 0);
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	buf_free(&in);
+	close(c);
+	close(p);
 }
 END_TEST
 
@@ -654,6 +708,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_auth_ok);
+	tcase_add_test(tc, test_login);
 	tcase_add_test(tc, test_auth_fail_delay);
 	tcase_add_test(tc, test_fail_blocks_nobody);
 	tcase_add_test(tc, test_malformed);

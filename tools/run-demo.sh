@@ -43,7 +43,8 @@ kurir demo host
                 swaks --server 127.0.0.1:2525 --to demo@localhost   (any SMTP client)
   read it        $run/mail/demo/new/   (a Maildir: mutt -f $run/mail/demo)
   see the queue $build/kurirctl -f $conf queue   (deferred mail; flush: kurirctl flush)
-  not yet       POP3 on 127.0.0.1:1110 (kurir-pop3d)
+  fetch by POP3 curl -u demo:$(cat "$run/demo-password") pop3://127.0.0.1:1110/1   (message 1; .../ lists them)
+                any POP3 client: 127.0.0.1 port 1110, user demo, USER/PASS or AUTH PLAIN
   other domains kurir-remote delivers them by MX (or routes in $run/routes)
   stop          Ctrl-C
 

@@ -109,7 +109,7 @@ link_open(void)
 	if (peer != -1)
 		close(peer);
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, cl) == -1 ||
-	    (link_ = link_new(cl[0])) == NULL ||
+	    (link_ = link_new(cl[0], 0)) == NULL ||
 	    fcntl(cl[1], F_SETFL, O_NONBLOCK) == -1)
 		abort();
 	peer = cl[1];

@@ -59,3 +59,22 @@ fail:
 	buf_free(&key);
 	return NULL;
 }
+
+struct tls *
+tls_files_take(struct tls_files *tf, int is_key, int fd,
+    struct tls_config **cfgp)
+{
+	int *slot = is_key ? &tf->keyfd : &tf->certfd;
+	struct tls *srv;
+
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd;
+	if (tf->certfd < 0 || tf->keyfd < 0)
+		return NULL;
+	srv = tls_server_load(tf->certfd, tf->keyfd, cfgp);
+	close(tf->certfd);
+	close(tf->keyfd);
+	tf->certfd = tf->keyfd = -1;
+	return srv;
+}

@@ -19,4 +19,19 @@
  */
 struct tls	*tls_server_load(int certfd, int keyfd, struct tls_config **cfgp);
 
+/*
+ * The two files arrive as separate control frames (CTL_TLS_CERT, then
+ * CTL_TLS_KEY).  tls_files_take keeps each descriptor (replacing an
+ * older one); once both are in, it builds the context, closes both and
+ * returns it (with *cfgp), else NULL.  A new context never replaces the
+ * old one in place: sessions still in TLS keep using theirs.
+ */
+struct tls_files {
+	int		 certfd, keyfd;		/* -1 until received */
+};
+#define TLS_FILES_INIT	{ -1, -1 }
+
+struct tls	*tls_files_take(struct tls_files *, int is_key, int fd,
+		    struct tls_config **cfgp);
+
 #endif

@@ -256,6 +256,11 @@ authz_answer(struct psession *s, uint16_t type, const char *data,
 	}
 	s->state = PS_AUTHZ;
 	s->user[0] = '\0';
+	/* a session process already started for a login that did not come
+	 * through (the link broke between the two answers) must not keep
+	 * the maildrop locked: it sees EOF and exits */
+	proxy_close(s);
+	s->spawned = 0;
 	if (type == AP_FAIL && len == 9 && memcmp(data, "temporary", 9) == 0)
 		conn_reply(s, "-ERR [SYS/TEMP] Cannot start the session, try "
 		    "again later");

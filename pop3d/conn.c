@@ -20,6 +20,7 @@
 #include "log.h"
 #include "net.h"
 #include "pop3d.h"
+#include "sockio.h"
 
 static void conn_read_cb(evutil_socket_t, short, void *);
 static void conn_write_cb(evutil_socket_t, short, void *);
@@ -47,25 +48,6 @@ conn_count_from(const char *ip)
 		if (strcmp(s->ip, ip) == 0)
 			n++;
 	return n;
-}
-
-/* refuse before any session state exists: one write, then close */
-static void
-conn_refuse(int fd, const char *msg)
-{
-	ssize_t r = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-
-	(void)r;
-	close(fd);
-}
-
-static void
-listener_again_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pre_listener *l = arg;
-
-	if (!P.stopping)
-		event_add(l->ev, NULL);
 }
 
 static struct psession *
@@ -99,48 +81,29 @@ conn_new(int fd, const struct sockaddr_storage *ss, const char *ip)
 void
 conn_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
+	struct sockio_limits lim = {
+		"pop3_max_sessions",
+		"-ERR [SYS/TEMP] Server shutting down\r\n",
+		"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+		"-ERR [SYS/TEMP] Too many connections from your address\r\n",
+		0, 0
+	};
 	struct pre_listener *l = arg;
 	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
 	struct psession *s;
 	char ip[64];
 	int fd;
 
-	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* out of descriptors: pause accepting, don't spin */
-			struct timeval tv = { 1, 0 };
-			log_warn("accept (pausing 1s)");
-			event_del(l->ev);
-			event_base_once(P.base, -1, EV_TIMEOUT,
-			    listener_again_cb, l, &tv);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept");
+	if ((fd = sockio_accept(lfd, l->ev, P.base, &ss, &P.stopping)) == -1)
 		return;
-	}
-	if (P.stopping) {
-		conn_refuse(fd, "-ERR [SYS/TEMP] Server shutting down\r\n");
-		return;
-	}
 	net_addr_text((struct sockaddr *)&ss, ip, sizeof(ip));
-	if (P.nsessions >= P.conf.pop3_max_sessions) {
-		log_warnx("refused [%s]: %u sessions (pop3_max_sessions)", ip,
-		    P.nsessions);
-		conn_refuse(fd, "-ERR [SYS/TEMP] Too many connections, try "
-		    "again later\r\n");
+	lim.max = P.conf.pop3_max_sessions;
+	lim.max_ip = P.conf.pop3_max_sessions_per_ip;
+	if (!sockio_admit(fd, ip, &lim, P.stopping, P.nsessions,
+	    conn_count_from(ip)))
 		return;
-	}
-	if (conn_count_from(ip) >= P.conf.pop3_max_sessions_per_ip) {
-		log_warnx("refused [%s]: too many sessions from it "
-		    "(pop3_max_sessions_per_ip)", ip);
-		conn_refuse(fd, "-ERR [SYS/TEMP] Too many connections from "
-		    "your address\r\n");
-		return;
-	}
 	if ((s = conn_new(fd, &ss, ip)) == NULL) {
-		conn_refuse(fd, "-ERR [SYS/TEMP] Out of memory\r\n");
+		sockio_refuse(fd, "-ERR [SYS/TEMP] Out of memory\r\n");
 		return;
 	}
 	log_info("connect from [%s]", ip);
@@ -278,29 +241,7 @@ conn_error(struct psession *s, const char *fmt, ...)
 int
 conn_write_some(struct psession *s)
 {
-	ssize_t n;
-
-	while (s->out.len > 0) {
-		if (s->tls != NULL) {
-			n = tls_write(s->tls, s->out.data, s->out.len);
-			if (n == TLS_WANT_POLLOUT || n == TLS_WANT_POLLIN) {
-				event_add(s->ev_write, NULL);
-				return 0;
-			}
-		} else {
-			n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
-			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-				event_add(s->ev_write, NULL);
-				return 0;
-			}
-		}
-		if (n <= 0) {
-			buf_reset(&s->out);
-			return -1;
-		}
-		buf_drain(&s->out, (size_t)n);
-	}
-	return 0;
+	return sockio_write(s->fd, s->tls, &s->out, s->ev_write);
 }
 
 /* After our replies went out or a peer answered: go on, or close. */
@@ -409,32 +350,6 @@ conn_resume(struct psession *s)
 		conn_settle(s);
 }
 
-/* Read what there is; bytes read, 0 EOF, -1 error, -3 nothing yet. */
-static ssize_t
-conn_read_some(struct psession *s)
-{
-	ssize_t n;
-
-	if (buf_reserve(&s->in, PRE_CHUNK) == -1)
-		return -3;	/* full: conn_want_read stops us */
-	if (s->tls != NULL) {
-		n = tls_read(s->tls, s->in.data + s->in.len, PRE_CHUNK);
-		if (n == TLS_WANT_POLLIN)
-			return -3;
-		if (n == TLS_WANT_POLLOUT) {
-			event_add(s->ev_write, NULL);
-			return -3;
-		}
-	} else {
-		n = recv(s->fd, s->in.data + s->in.len, PRE_CHUNK, 0);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return -3;
-	}
-	if (n > 0)
-		s->in.len += (size_t)n;
-	return n;
-}
-
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -445,9 +360,9 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_start_tls(s);
 		return;
 	}
-	n = conn_read_some(s);
-	if (n == -3)
-		return;
+	n = sockio_read(s->fd, s->tls, &s->in, PRE_CHUNK, s->ev_write);
+	if (n == SOCKIO_AGAIN || n == SOCKIO_FULL)
+		return;		/* full: conn_want_read stops reading */
 	if (n <= 0 && s->state == PS_PROXY) {
 		proxy_client_eof(s);
 		return;

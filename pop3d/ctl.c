@@ -14,22 +14,20 @@
 #include "service.h"
 #include "tlsserver.h"
 
-static int tls_certfd = -1, tls_keyfd = -1;
+static struct tls_files tls_files = TLS_FILES_INIT;
 
+/* The certificate or the key from kurird; a new context once both came. */
 static void
-ctl_tls(void)
+ctl_tls(int is_key, int fd)
 {
 	struct tls_config *cfg;
 	struct tls *srv;
 
-	if ((srv = tls_server_load(tls_certfd, tls_keyfd, &cfg)) != NULL) {
-		/* sessions in TLS keep the older context alive: not freed */
+	/* sessions in TLS keep the older context alive: not freed */
+	if ((srv = tls_files_take(&tls_files, is_key, fd, &cfg)) != NULL) {
 		P.tls_server = srv;
 		P.tls_cfg = cfg;
 	}
-	close(tls_certfd);
-	close(tls_keyfd);
-	tls_certfd = tls_keyfd = -1;
 }
 
 /* CTL_SESSION: the session process of a login in flight, or a refusal. */
@@ -68,16 +66,8 @@ ctl_frame(const struct frame *f)
 		alink_attach(f->fd);
 		return 0;
 	case CTL_TLS_CERT:
-		if (tls_certfd >= 0)
-			close(tls_certfd);
-		tls_certfd = f->fd;
-		return 0;
 	case CTL_TLS_KEY:
-		if (tls_keyfd >= 0)
-			close(tls_keyfd);
-		tls_keyfd = f->fd;
-		if (tls_certfd >= 0 && tls_keyfd >= 0)
-			ctl_tls();
+		ctl_tls(f->type == CTL_TLS_KEY, f->fd);
 		return 0;
 	case CTL_CONFIG:
 		if (f->fd >= 0) {

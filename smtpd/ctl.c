@@ -17,21 +17,20 @@
 #include "smtpd.h"
 #include "tlsserver.h"
 
-static int tls_certfd = -1, tls_keyfd = -1;
+static struct tls_files tls_files = TLS_FILES_INIT;
 
-/* Build a server TLS context from the two files kurird opened for us. */
-int
-ctl_tls_setup(int certfd, int keyfd)
+/* The certificate or the key from kurird; a new context once both came. */
+static void
+ctl_tls(int is_key, int fd)
 {
 	struct tls_config *cfg;
 	struct tls *srv;
 
-	if ((srv = tls_server_load(certfd, keyfd, &cfg)) == NULL)
-		return -1;
 	/* sessions still hold connections of an older context: keep it */
-	S.tls_server = srv;
-	S.tls_cfg = cfg;
-	return 0;
+	if ((srv = tls_files_take(&tls_files, is_key, fd, &cfg)) != NULL) {
+		S.tls_server = srv;
+		S.tls_cfg = cfg;
+	}
 }
 
 /* one control frame; returns CTL_GO when the initial batch is done */
@@ -61,20 +60,8 @@ ctl_frame(const struct frame *f)
 			peer_attach(&S.auth, f->fd);
 		return 0;
 	case CTL_TLS_CERT:
-		if (tls_certfd >= 0)
-			close(tls_certfd);
-		tls_certfd = f->fd;
-		return 0;
 	case CTL_TLS_KEY:
-		if (tls_keyfd >= 0)
-			close(tls_keyfd);
-		tls_keyfd = f->fd;
-		if (tls_certfd >= 0 && tls_keyfd >= 0) {
-			ctl_tls_setup(tls_certfd, tls_keyfd);
-			close(tls_certfd);
-			close(tls_keyfd);
-			tls_certfd = tls_keyfd = -1;
-		}
+		ctl_tls(f->type == CTL_TLS_KEY, f->fd);
 		return 0;
 	case CTL_CONFIG:
 		if (f->fd >= 0) {

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "net.h"
 #include "smtpd.h"
+#include "sockio.h"
 
 #define SESSION_IN_MAX	(256 * 1024)	/* read no further ahead than this */
 #define SESSION_OUT_MAX	(64 * 1024)	/* replies a client has not read yet */
@@ -80,68 +81,31 @@ sessions_from(const char *ip)
 	return n;
 }
 
-/* refuse before any session state exists: one write, then close */
-static void
-refuse(int fd, const char *msg)
-{
-	ssize_t r = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-
-	(void)r;
-	close(fd);
-}
-
-static void
-listener_again_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtpd_listener *l = arg;
-
-	if (!S.stopping)
-		event_add(l->ev, NULL);
-}
-
 void
 smtpd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
+	struct sockio_limits lim = {
+		"smtp_max_sessions",
+		"421 4.3.2 Service shutting down\r\n",
+		"421 4.7.0 Too many connections, try again later\r\n",
+		"421 4.7.0 Too many connections from your address\r\n", 0, 0
+	};
 	struct smtpd_listener *l = arg;
 	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
 	struct session *s;
 	char ip[64];
 	int fd;
 
-	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* out of descriptors: stop accepting a moment, don't spin */
-			struct timeval tv = { 1, 0 };
-			log_warn("accept (pausing 1s)");
-			event_del(l->ev);
-			event_base_once(S.base, -1, EV_TIMEOUT, listener_again_cb,
-			    l, &tv);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept");
+	if ((fd = sockio_accept(lfd, l->ev, S.base, &ss, &S.stopping)) == -1)
 		return;
-	}
-	if (S.stopping) {
-		refuse(fd, "421 4.3.2 Service shutting down\r\n");
-		return;
-	}
 	net_addr_text((struct sockaddr *)&ss, ip, sizeof(ip));
-	if (S.nsessions >= S.conf.smtp_max_sessions) {
-		log_warnx("refused [%s]: %u sessions (smtp_max_sessions)", ip,
-		    S.nsessions);
-		refuse(fd, "421 4.7.0 Too many connections, try again later\r\n");
+	lim.max = S.conf.smtp_max_sessions;
+	lim.max_ip = S.conf.smtp_max_sessions_per_ip;
+	if (!sockio_admit(fd, ip, &lim, S.stopping, S.nsessions,
+	    sessions_from(ip)))
 		return;
-	}
-	if (sessions_from(ip) >= S.conf.smtp_max_sessions_per_ip) {
-		log_warnx("refused [%s]: too many sessions from it "
-		    "(smtp_max_sessions_per_ip)", ip);
-		refuse(fd, "421 4.7.0 Too many connections from your address\r\n");
-		return;
-	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		refuse(fd, "421 4.3.0 Out of memory\r\n");
+		sockio_refuse(fd, "421 4.3.0 Out of memory\r\n");
 		return;
 	}
 	s->id = ++S.next_id ? S.next_id : ++S.next_id;
@@ -315,35 +279,11 @@ session_error(struct session *s, const char *fmt, ...)
 	}
 }
 
-/* Write what we can; -1 if the session had to be closed. */
+/* Write what we can; -1 if the client is gone. */
 static int
 session_write_some(struct session *s)
 {
-	ssize_t n;
-
-	while (s->out.len > 0) {
-		if (s->tls) {
-			n = tls_write(s->tls, s->out.data, s->out.len);
-			if (n == TLS_WANT_POLLOUT || n == TLS_WANT_POLLIN) {
-				s->want_write = 1;
-				event_add(s->ev_write, NULL);
-				return 0;
-			}
-		} else {
-			n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
-			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-				event_add(s->ev_write, NULL);
-				return 0;
-			}
-		}
-		if (n <= 0) {
-			s->out.len = 0;
-			return -1;
-		}
-		buf_drain(&s->out, (size_t)n);
-	}
-	s->want_write = 0;
-	return 0;
+	return sockio_write(s->fd, s->tls, &s->out, s->ev_write);
 }
 
 void
@@ -500,31 +440,6 @@ session_resume(struct session *s)
 	session_want_read(s);
 }
 
-static ssize_t
-session_read_some(struct session *s)
-{
-	ssize_t n;
-
-	if (buf_reserve(&s->in, SMTP_CHUNK) == -1)
-		return -2;	/* over the cap: the client is not reading us */
-	if (s->tls) {
-		n = tls_read(s->tls, s->in.data + s->in.len, SMTP_CHUNK);
-		if (n == TLS_WANT_POLLIN)
-			return -3;
-		if (n == TLS_WANT_POLLOUT) {
-			event_add(s->ev_write, NULL);
-			return -3;
-		}
-	} else {
-		n = recv(s->fd, s->in.data + s->in.len, SMTP_CHUNK, 0);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return -3;
-	}
-	if (n > 0)
-		s->in.len += (size_t)n;
-	return n;
-}
-
 static void
 session_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -537,10 +452,10 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 			session_close(s, "TLS failed");
 		return;
 	}
-	n = session_read_some(s);
-	if (n == -3)
+	n = sockio_read(s->fd, s->tls, &s->in, SMTP_CHUNK, s->ev_write);
+	if (n == SOCKIO_AGAIN)
 		return;
-	if (n == -2) {
+	if (n == SOCKIO_FULL) {
 		session_close(s, "input buffer full");
 		return;
 	}

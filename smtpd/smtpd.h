@@ -60,7 +60,6 @@ struct session {
 	enum sess_state	 state;
 	struct buf	 in, out;
 	struct event	*ev_read, *ev_write, *ev_timer;
-	int		 want_write;	/* TLS asked for POLLOUT to make progress */
 	int		 reading;	/* read event armed */
 	unsigned	 errors;
 	int		 discarding;	/* skipping the rest of an overlong line */
@@ -170,6 +169,5 @@ int	 peer_up(const struct peer *);
 /* ctl.c */
 void	 ctl_read_initial(void);
 void	 ctl_cb(evutil_socket_t, short, void *);
-int	 ctl_tls_setup(int certfd, int keyfd);
 
 #endif

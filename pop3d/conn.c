@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "linecut.h"
 #include "log.h"
 #include "net.h"
 #include "pop3d.h"
@@ -292,38 +293,28 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_process(struct psession *s)
 {
-	char *lf;
 	size_t used, len, max;
+	enum linecut r;
 
 	while (s->in.len > 0 && (s->state == PS_AUTHZ ||
 	    s->state == PS_AUTH_CONT) && s->out.len < PRE_OUT_MAX) {
-		if (s->discarding) {
-			/* the rest of an overlong line: drop up to its end */
-			if ((lf = memchr(s->in.data, '\n', s->in.len)) == NULL) {
-				buf_reset(&s->in);
-				break;
-			}
-			buf_drain(&s->in, (size_t)(lf - s->in.data) + 1);
-			s->discarding = 0;
-			continue;
-		}
+		buf_drain(&s->in, linecut_skip(s->in.data, s->in.len,
+		    &s->discarding));
+		if (s->discarding || s->in.len == 0)
+			break;
 		max = s->state == PS_AUTH_CONT ? PRE_AUTH_LINE_MAX :
 		    POP3_LINE_MAX;
-		lf = memchr(s->in.data, '\n', s->in.len < max ? s->in.len : max);
-		if (lf == NULL) {
-			if (s->in.len < max)
-				break;		/* wait for the rest */
-			buf_drain(&s->in, max);
-			s->discarding = 1;
+		r = linecut_next(s->in.data, s->in.len, max, &s->discarding,
+		    &len, &used);
+		if (r == LINECUT_MORE)
+			break;
+		if (r == LINECUT_LONG) {
+			buf_drain(&s->in, used);
 			if (s->state == PS_AUTH_CONT)
 				s->state = PS_AUTHZ;
 			conn_error(s, "-ERR line too long");
 			continue;
 		}
-		len = (size_t)(lf - s->in.data);
-		used = len + 1;
-		if (len > 0 && s->in.data[len - 1] == '\r')
-			len--;
 		authz_line(s, s->in.data, len);
 		buf_drain(&s->in, used);
 		/* the line may have held a password: wipe what drain left */

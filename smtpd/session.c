@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "linecut.h"
 #include "log.h"
 #include "net.h"
 #include "smtpd.h"
@@ -340,8 +341,8 @@ session_line(struct session *s, const char *line, size_t len)
 static void
 session_process(struct session *s)
 {
-	char *lf;
 	size_t used, len, max;
+	enum linecut r;
 
 	while (s->in.len > 0 && !s->awaiting && s->state != S_CLOSING &&
 	    s->state != S_TLS && s->out.len < SESSION_OUT_MAX &&
@@ -376,34 +377,23 @@ session_process(struct session *s)
 				break;
 			continue;
 		}
-		if (s->discarding) {
-			/* the rest of an overlong line: drop up to its end */
-			if ((lf = memchr(s->in.data, '\n', s->in.len)) == NULL) {
-				buf_reset(&s->in);
-				break;
-			}
-			buf_drain(&s->in, (size_t)(lf - s->in.data) + 1);
-			s->discarding = 0;
-			continue;
-		}
+		buf_drain(&s->in, linecut_skip(s->in.data, s->in.len,
+		    &s->discarding));
+		if (s->discarding || s->in.len == 0)
+			break;
 		max = SMTP_LINE_MAX;
 		if (s->state == S_AUTH || (s->in.len >= 5 &&
 		    strncasecmp(s->in.data, "AUTH ", 5) == 0))
 			max = SMTP_AUTH_LINE_MAX;
-		lf = memchr(s->in.data, '\n', s->in.len < max ? s->in.len : max);
-		if (lf == NULL) {
-			if (s->in.len < max)
-				break;		/* wait for the rest */
-			/* overlong: one error, then skip to the end of the line */
-			buf_drain(&s->in, max);
-			s->discarding = 1;
+		r = linecut_next(s->in.data, s->in.len, max, &s->discarding,
+		    &len, &used);
+		if (r == LINECUT_MORE)
+			break;
+		if (r == LINECUT_LONG) {
+			buf_drain(&s->in, used);
 			session_error(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
-		len = (size_t)(lf - s->in.data);
-		used = len + 1;
-		if (len > 0 && s->in.data[len - 1] == '\r')
-			len--;
 		if (memchr(s->in.data, '\0', len) != NULL ||
 		    memchr(s->in.data, '\r', len) != NULL) {
 			buf_drain(&s->in, used);

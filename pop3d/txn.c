@@ -37,6 +37,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "linecut.h"
 #include "log.h"
 #include "maildrop.h"
 #include "txn.h"
@@ -623,31 +624,21 @@ txn_consume(struct txn *t, size_t n)
 static int
 txn_next_line(struct txn *t, char *line, size_t *len)
 {
-	const char *p, *lf;
-	size_t scan, n;
+	enum linecut r;
+	size_t used;
 
-	if (t->discard) {
-		p = t->in + t->in_off;
-		lf = memchr(p, '\n', t->in_len);
-		txn_consume(t, lf != NULL ? (size_t)(lf - p) + 1 : t->in_len);
-		if (lf == NULL)
-			return LINE_NONE;
-		t->discard = 0;
-	}
-	p = t->in + t->in_off;
-	scan = t->in_len < POP3_LINE_MAX ? t->in_len : POP3_LINE_MAX;
-	if ((lf = memchr(p, '\n', scan)) == NULL) {
-		if (t->in_len < POP3_LINE_MAX)
-			return LINE_NONE;
-		/* POP3_LINE_MAX octets and no LF: too long whatever follows */
-		t->discard = 1;
-		return LINE_LONG;
-	}
-	n = (size_t)(lf - p);
-	*len = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
-	memcpy(line, p, *len);		/* *len < POP3_LINE_MAX */
-	txn_consume(t, n + 1);
-	return LINE_OK;
+	txn_consume(t, linecut_skip(t->in + t->in_off, t->in_len,
+	    &t->discard));
+	if (t->discard)
+		return LINE_NONE;
+	r = linecut_next(t->in + t->in_off, t->in_len, POP3_LINE_MAX,
+	    &t->discard, len, &used);
+	if (r == LINECUT_MORE)
+		return LINE_NONE;
+	if (r == LINECUT_LINE)
+		memcpy(line, t->in + t->in_off, *len);	/* < POP3_LINE_MAX */
+	txn_consume(t, used);
+	return r == LINECUT_LINE ? LINE_OK : LINE_LONG;
 }
 
 /* Answer every complete line in the input: 0, or -1 when the session ended. */

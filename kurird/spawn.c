@@ -147,9 +147,10 @@ spawn_reaped(pid_t pid, int status)
 {
 	if (D.nsessions > 0)
 		D.nsessions--;
+	/* the shape of child_reaped's line: a crash reads the same */
 	if (WIFSIGNALED(status))
-		log_warnx("POP3 session process %ld killed by signal %d",
-		    (long)pid, WTERMSIG(status));
+		log_warnx("kurir-pop3d[%ld] killed by signal %d (a POP3 "
+		    "session)", (long)pid, WTERMSIG(status));
 	else if (WEXITSTATUS(status) != 0)
 		log_warnx("POP3 session process %ld exited with status %d",
 		    (long)pid, WEXITSTATUS(status));

@@ -529,9 +529,15 @@ txn_cmd_stat(struct txn *t, int verbose)
 static int
 txn_cmd_capa(struct txn *t)
 {
+	/*
+	 * RFC 2449 5: what the AUTHORIZATION state offered is announced in
+	 * both states.  The client logged in, so USER and SASL PLAIN were
+	 * offered to it; STLS, if it was, is of no use any more.
+	 */
 	static const char *const capa[] = {
 		"+OK Capability list follows", "TOP", "UIDL", "RESP-CODES",
-		"PIPELINING", "IMPLEMENTATION kurir", ".",
+		"AUTH-RESP-CODE", "PIPELINING", "USER", "SASL PLAIN",
+		"IMPLEMENTATION kurir", ".",
 	};
 	size_t i;
 

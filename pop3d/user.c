@@ -40,37 +40,59 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* <mail_dir>/<user>, created for the mail user when missing. */
+/*
+ * <mail_dir>/<user>, created for the mail user when missing; -1 (logged)
+ * if it cannot be had, e.g. when a symlink stands in its place.
+ */
 static int
 open_maildir(const struct conf *c, const char *user)
 {
 	uid_t uid;
 	gid_t gid;
 	char err[512];
-	int mfd, fd;
+	int mfd, fd = -1;
 
-	if ((mfd = open(c->mail_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		fatal("mail_dir %s", c->mail_dir);
+	if ((mfd = open(c->mail_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_warn("mail_dir %s", c->mail_dir);
+		return -1;
+	}
 	if ((fd = openat(mfd, user, DIR_FLAGS)) == -1 && errno == ENOENT) {
 		/* no mail yet: an empty maildrop, owned like kurir-local's */
 		if (mkdirat(mfd, user, 0700) == -1 && errno != EEXIST)
-			fatal("maildir %s", user);
+			goto fail;
 		if (geteuid() == 0) {
 			if (priv_role_ids(c, ROLE_MAIL, &uid, &gid, err,
-			    sizeof(err)) == -1)
-				fatalx("%s", err);
+			    sizeof(err)) == -1) {
+				log_warnx("%s", err);
+				close(mfd);
+				return -1;
+			}
 			if (fchownat(mfd, user, uid, gid,
 			    AT_SYMLINK_NOFOLLOW) == -1)
-				fatal("maildir %s", user);
+				goto fail;
 		}
 		if (fsync(mfd) == -1)
-			fatal("mail_dir %s", c->mail_dir);
+			goto fail;
 		fd = openat(mfd, user, DIR_FLAGS);
 	}
 	if (fd == -1)
-		fatal("maildir %s (a symlink is never followed)", user);
+		goto fail;
 	close(mfd);
 	return fd;
+fail:
+	log_warn("maildir %s (a symlink is never followed)", user);
+	close(mfd);
+	return -1;
+}
+
+/* The login's answer when there is no maildrop to serve. */
+static void
+refuse_session(int fd)
+{
+	static const char msg[] = "-ERR [SYS/TEMP] Cannot open the maildrop\r\n";
+
+	if (write(fd, msg, sizeof(msg) - 1) == -1)
+		log_warn("session socket");
 }
 
 int
@@ -111,9 +133,10 @@ user_main(int argc, char *argv[])
 	if (conf_load(&conf, conf_path(conf_file), err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
-	mdfd = open_maildir(&conf, user);
-	if (fchdir(mdfd) == -1)
-		fatal("maildir %s", user);
+	if ((mdfd = open_maildir(&conf, user)) == -1 || fchdir(mdfd) == -1) {
+		refuse_session(fd);
+		return EX_TEMPFAIL;
+	}
 	if (priv_drop(&conf, ROLE_MAIL, ".", err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	lim.idle_timeout = conf.pop3_idle_timeout;

@@ -15,4 +15,7 @@ BENCH_BUILD_ARG=$build
 export KURIR_BUILD BENCH_BUILD_ARG
 here=$(dirname "$0")
 # every run is bounded by BENCH_TIMEOUT; the whole bench by this
-exec timeout 900 python3 "$here/smtp_bench.py"
+timeout 900 python3 "$here/smtp_bench.py"; rc=$?
+# POP3: one session fetching a BENCH_POP3_N (5000) message Maildir
+timeout 600 python3 "$here/pop3_bench.py" || rc=1
+exit $rc

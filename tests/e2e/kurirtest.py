@@ -209,6 +209,163 @@ class SMTPClient:
         return m.group(1)
 
 
+class POP3Client:
+    """A raw POP3 client for scripted (and malformed) dialogues.
+
+    Every read is bounded by timeout.  send() writes bytes exactly as
+    given; cmd() sends one line with CRLF and returns the status line
+    (str); multi() reads a multi-line body after a +OK and returns its
+    lines (bytes, dot-unstuffed, without the final ".").
+    """
+
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, greet=True,
+                 source=None):
+        self.timeout = timeout
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
+        self.buf = b""
+        self.greeting = self.readline() if greet else None
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        try:
+            chunk = self.sock.recv(262144)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            raise EOFError("connection closed; unread: %r" % self.buf[:300])
+        self.buf += chunk
+
+    def readline_bytes(self):
+        """One line (bytes) without its CRLF."""
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line, self.buf = self.buf[:i], self.buf[i + 2:]
+                return line
+            if len(self.buf) > 10000000:
+                raise AssertionError("reply line too long")
+            self._fill()
+
+    def readline(self):
+        return self.readline_bytes().decode("utf-8", "replace")
+
+    def cmd(self, line):
+        """Send one command line; its status line (str)."""
+        self.send((line.encode() if isinstance(line, str) else line) +
+                  b"\r\n")
+        return self.readline()
+
+    def multi(self):
+        """The body of a multi-line reply: lines (bytes), dot-unstuffed."""
+        body = self.raw_multi()
+        if body == b".\r\n":
+            return []
+        return [line[1:] if line.startswith(b".") else line
+                for line in body[:-5].split(b"\r\n")]
+
+    def raw_multi(self):
+        """The body of a multi-line reply exactly as sent, up to and
+        including the terminating ".\r\n"."""
+        at = 0
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                body, self.buf = self.buf[:3], self.buf[3:]
+                return body
+            i = self.buf.find(b"\r\n.\r\n", at)
+            if i >= 0:
+                body, self.buf = self.buf[:i + 5], self.buf[i + 5:]
+                return body
+            at = max(0, len(self.buf) - 4)
+            self._fill()
+
+    def ok(self, line):
+        """Send line, require +OK; the status line."""
+        r = self.cmd(line)
+        if not r.startswith("+OK"):
+            raise AssertionError("%r -> %r" % (line, r))
+        return r
+
+    def ok_multi(self, line):
+        """Send line, require +OK; (status line, body lines)."""
+        r = self.ok(line)
+        return r, self.multi()
+
+    def login(self, user, password):
+        """USER + PASS; the reply to PASS (must be +OK)."""
+        self.ok("USER " + user)
+        return self.ok("PASS " + password)
+
+    def pending(self, wait=0.3):
+        """True if a reply (or EOF) arrives within wait seconds (kept in
+        buf).  Reads rather than select()s: on a TLS socket records that
+        carry no data (TLS 1.3 session tickets) make it readable."""
+        if self.buf:
+            return True
+        self.sock.settimeout(wait)
+        try:
+            chunk = self.sock.recv(65536)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+        finally:
+            try:
+                self.sock.settimeout(self.timeout)
+            except OSError:
+                pass
+        self.buf += chunk
+        return True
+
+    def closed(self, timeout=None):
+        """True if the server closes the connection (after any data,
+        which is kept in buf)."""
+        self.sock.settimeout(timeout or self.timeout)
+        try:
+            while True:
+                try:
+                    chunk = self.sock.recv(65536)
+                except (ConnectionResetError, ssl.SSLError):
+                    return True
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except socket.timeout:
+            return False
+        finally:
+            try:
+                self.sock.settimeout(self.timeout)
+            except OSError:
+                pass
+
+    def stls(self, ctx=None):
+        r = self.cmd("STLS")
+        if not r.startswith("+OK"):
+            raise AssertionError("STLS: %r" % r)
+        if self.buf:
+            raise AssertionError("data after the +OK to STLS: %r" % self.buf)
+        self.sock = (ctx or tls_client_context()).wrap_socket(
+            self.sock, server_hostname="mail.example.test")
+        return r
+
+
 def to_wire(text):
     """Message text with LF (bytes or str) -> CRLF lines, dot-stuffed."""
     if isinstance(text, str):
@@ -242,11 +399,13 @@ class Host:
     tls: use the test certificate (tls_cert_file / tls_key_file);
     deliver: run the delivery side (kurir-send, kurir-local); without it
     kurird runs with -n and accepted mail stays in the queue, where the
-    tests of the receiving side look at it.
+    tests of the receiving side look at it.  pop3: also listen for POP3
+    (host.pop3_port; host.wait_pop3(), host.pop3(), host.put_mail()).
     """
 
     def __init__(self, extra=None, users=None, aliases=None,
-                 submission=False, tls=False, deliver=False, routes=None):
+                 submission=False, tls=False, deliver=False, routes=None,
+                 pop3=False):
         self.dir = tempfile.mkdtemp(prefix="kurir-e2e-")
         # other users (the non-root test) must reach the socket
         os.chmod(self.dir, 0o755)
@@ -275,6 +434,10 @@ class Host:
         if submission:
             self.submission_port = free_port()
             keys["submission_listen"] = "127.0.0.1:%d" % self.submission_port
+        self.pop3_port = None
+        if pop3:
+            self.pop3_port = free_port()
+            keys["pop3_listen"] = "127.0.0.1:%d" % self.pop3_port
         if tls:
             keys["tls_cert_file"], keys["tls_key_file"] = tls_cert()
         if os.geteuid() == 0:
@@ -413,6 +576,103 @@ class Host:
                     self.conf.encode() in argv:
                 out.append(int(pid))
         return out
+
+    # -- POP3 -------------------------------------------------------------
+    def pop3(self, port=None, **kw):
+        """A POP3Client connected to the POP3 (or given) port."""
+        return POP3Client(port or self.pop3_port, **kw)
+
+    def wait_pop3(self, port=None, timeout=15, host="127.0.0.1",
+                  source=None):
+        """Wait until kurir-pop3d greets (+OK) on the port."""
+        end = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                with POP3Client(port or self.pop3_port, host=host,
+                                source=source, timeout=3) as c:
+                    if c.greeting.startswith("+OK"):
+                        c.cmd("QUIT")
+                        return
+                    last = c.greeting
+            except (OSError, EOFError, AssertionError) as e:
+                last = e
+            if time.monotonic() > end:
+                raise AssertionError("kurir-pop3d does not greet: %r" % last)
+            time.sleep(0.1)
+
+    def maildir(self, user):
+        return os.path.join(self.mail, user)
+
+    def _mail_owner(self):
+        """(uid, gid) for files in the mail tree: the mail account when
+        root, else None (ours)."""
+        if os.geteuid() != 0:
+            return None
+        name = self.keys.get("mail_user")
+        if not name:
+            return None
+        if ":" in name or name.isdigit():
+            uid, _, gid = name.partition(":")
+            return int(uid), int(gid or uid)
+        pw = pwd.getpwnam(name)
+        return pw.pw_uid, pw.pw_gid
+
+    def ensure_maildir(self, user):
+        """<mail_dir>/<user>/{tmp,new,cur}, mode 0700, owned by the mail
+        account when root (run after setup(), which makes the account)."""
+        owner = self._mail_owner()
+        box = self.maildir(user)
+        for d in (self.mail, box, os.path.join(box, "tmp"),
+                  os.path.join(box, "new"), os.path.join(box, "cur")):
+            if not os.path.isdir(d):
+                os.mkdir(d, 0o700 if d != self.mail else 0o750)
+                if owner:
+                    os.chown(d, *owner)
+        return box
+
+    _put_seq = 0
+
+    def put_mail(self, user, messages, sub="new", names=None):
+        """Write messages (a list of bytes, or an int: that many small
+        numbered messages) straight into the user's Maildir, in order, as
+        a delivery would (tmp/ then rename); Maildir unique names that
+        sort in the order given (same leading seconds, then a counter).
+        names: explicit file names instead.  Returns the file names."""
+        if isinstance(messages, int):
+            messages = [b"From: <sender@remote.test>\n"
+                        b"To: <%s@example.test>\n"
+                        b"Subject: message %d\n\nbody of message %d\n" %
+                        (user.encode(), i + 1, i + 1)
+                        for i in range(messages)]
+        box = self.ensure_maildir(user)
+        owner = self._mail_owner()
+        if not hasattr(self, "_put_base"):
+            self._put_base = int(time.time()) - 100000
+        out = []
+        for i, data in enumerate(messages):
+            if names:
+                name = names[i]
+            else:
+                Host._put_seq += 1
+                name = "%d.M%07dP%d.kurirtest" % (self._put_base,
+                                                   Host._put_seq, os.getpid())
+            tmp = os.path.join(box, "tmp", name.split(":")[0])
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o600)
+            if owner:
+                os.chown(tmp, *owner)
+            os.rename(tmp, os.path.join(box, sub, name))
+            out.append(name)
+        return out
+
+    def mail_files(self, user, sub="new"):
+        """Sorted file names in the user's Maildir new/ (or sub)."""
+        try:
+            return sorted(os.listdir(os.path.join(self.maildir(user), sub)))
+        except FileNotFoundError:
+            return []
 
     def stop(self):
         for p in reversed(self.procs):

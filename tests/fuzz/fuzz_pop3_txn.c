@@ -345,7 +345,8 @@ m_command(struct model *m, const char *line, size_t len)
 {
 	static const char *const capa[] = {
 		"+OK Capability list follows", "TOP", "UIDL", "RESP-CODES",
-		"PIPELINING", "IMPLEMENTATION kurir", ".",
+		"AUTH-RESP-CODE", "PIPELINING", "USER", "SASL PLAIN",
+		"IMPLEMENTATION kurir", ".",
 	};
 	struct pop3_req req;
 	const char *err;

@@ -703,11 +703,23 @@ txn_loop(struct txn *t)
 {
 	int rev;
 
+	size_t held;
+
 	t->deadline = txn_deadline(t);
 	for (;;) {
 		/* replies go out only when no complete command is left */
-		if (txn_lines(t) == -1 || txn_flush(t) == -1)
+		if (txn_lines(t) == -1)
 			return;
+		held = t->in_len;
+		if (txn_flush(t) == -1)
+			return;
+		/*
+		 * Commands pipelined while the replies were going out were
+		 * read by txn_flush: answer them before waiting for more,
+		 * which may never come (the client waits for these answers).
+		 */
+		if (t->in_len != held)
+			continue;
 		if (t->eof) {
 			txn_finish(t, TXN_DROPPED, "dropped");
 			return;

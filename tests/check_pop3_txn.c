@@ -160,14 +160,23 @@ wire_size(const char *s, size_t n)
 	return sz;
 }
 
+static int small_socket;	/* next start(): tiny socket buffers */
+
 /* Fork the session; the child exits with txn_serve's result. */
 static void
 start(long long idle, unsigned max_errors)
 {
 	struct txn_limits lim = { idle, max_errors };
-	int sv[2], logfd;
+	int sv[2], logfd, small = 4096;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	if (small_socket) {
+		ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF,
+		    &small, sizeof(small)), 0);
+		ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF,
+		    &small, sizeof(small)), 0);
+		small_socket = 0;
+	}
 	ck_assert_int_ne(kid = fork(), -1);
 	if (kid == 0) {
 		close(sv[0]);
@@ -736,6 +745,44 @@ START_TEST(test_read_while_writing)
 }
 END_TEST
 
+/*
+ * Regression: every command the client pipelined arrived while a long
+ * reply was being written (and was read then); nothing more comes.  They
+ * must be answered without waiting for further input.
+ */
+START_TEST(test_pipelined_during_flush)
+{
+	char *big, *body;
+	size_t bigsz = 200 * 1024, len;
+
+	fill();
+	/* under the high mark: written by the flush after the last line */
+	ck_assert_ptr_nonnull(big = malloc(bigsz));
+	memset(big, 'z', bigsz);
+	put_file("new/" N6, big, bigsz);
+	free(big);
+	small_socket = 1;
+	start(IDLE, MANY_ERRORS);
+	ck_assert(strncmp(cl_line(), "+OK maildrop has 6", 18) == 0);
+	cl_send("RETR 6\r\n");
+	/* the reply is now stuck in a full socket: these come meanwhile */
+	usleep(200 * 1000);
+	cl_send("NOOP\r\nSTAT\r\nNOOP\r\n");
+	usleep(200 * 1000);
+	EXPECT("+OK 204802 octets");
+	body = cl_body(&len);
+	ck_assert_uint_eq(len, bigsz + 2);
+	free(body);
+	/* answered with no further input from us */
+	EXPECT("+OK");
+	ck_assert(strncmp(cl_line(), "+OK 6 ", 6) == 0);
+	EXPECT("+OK");
+	cl_send("QUIT\r\n");
+	EXPECT("+OK kurir POP3 server signing off (6 messages left)");
+	ck_assert_int_eq(finish(), TXN_QUIT);
+}
+END_TEST
+
 START_TEST(test_bad_numbers)
 {
 	fill();
@@ -1091,6 +1138,7 @@ main(void)
 	tcase_add_test(tc, test_pipelining);
 	tcase_add_test(tc, test_many_small_pipelined);
 	tcase_add_test(tc, test_read_while_writing);
+	tcase_add_test(tc, test_pipelined_during_flush);
 	tcase_add_test(tc, test_bad_numbers);
 	tcase_add_test(tc, test_long_lines);
 	tcase_add_test(tc, test_nul);

@@ -2,6 +2,7 @@
  * fsutil.c - small filesystem helpers (fsutil.h).
  */
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -119,5 +120,23 @@ read_fd_all(int fd, size_t max, struct buf *b)
 			errno = EFBIG;
 			return -1;
 		}
+	}
+}
+
+int
+fs_group_sync(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) == -1)
+		return 0;
+	switch ((unsigned long)sf.f_type) {
+	case 0xEF53UL:		/* ext2/3/4 */
+	case 0x58465342UL:	/* xfs */
+	case 0x9123683EUL:	/* btrfs */
+	case 0x01021994UL:	/* tmpfs */
+		return 1;
+	default:
+		return 0;
 	}
 }

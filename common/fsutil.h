@@ -22,6 +22,15 @@ int	mkdir_parents(const char *path);
 /* Read all of fd into b (at most max bytes; EFBIG beyond).  0 or -1. */
 struct buf;
 int	read_fd_all(int fd, size_t max, struct buf *b);
+/*
+ * Group commit: may one syncfs(2) on fd stand for an fdatasync of each
+ * of many files just written on that filesystem?  1 on the local
+ * journaling filesystems whose syncfs waits for the data, the journal
+ * commit and the disk cache flush (ext4, xfs, btrfs; and tmpfs, where
+ * there is nothing to wait for); 0 elsewhere, e.g. NFS, where only a
+ * per-file fdatasync (its COMMIT) is sure.
+ */
+int	fs_group_sync(int fd);
 /* The directory this program's executable lives in (for its siblings). */
 int	self_dir(char *out, size_t outlen);
 

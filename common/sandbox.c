@@ -156,7 +156,7 @@ static const struct sc_allow allow_tab[] = {
 	{ "newfstatat", P_FILES }, { "fstatat64", P_FILES },
 	{ "statx", P_FILES }, { "access", P_FILES },
 	{ "faccessat", P_FILES }, { "faccessat2", P_FILES },
-	{ "fsync", P_FILES }, { "fdatasync", P_FILES },
+	{ "fsync", P_FILES }, { "fdatasync", P_FILES }, { "syncfs", P_FILES },
 	{ "flock", P_FILES }, { "ftruncate", P_FILES },
 	{ "ftruncate64", P_FILES }, { "utimensat", P_FILES },
 };

@@ -6,7 +6,9 @@
  *   1. for each: check the queue entry, refuse a Delivered-To loop, then
  *      write "Return-Path:", "Delivered-To:" and the message bytes (LF
  *      line ends, as the queue stores them; otherwise byte-exact) to a
- *      fresh name in <mailbox>/tmp/ (O_EXCL, 0600) and fdatasync it;
+ *      fresh name in <mailbox>/tmp/ (O_EXCL, 0600) and fdatasync it -
+ *      or, for two or more on mail_dir's filesystem where fs_group_sync
+ *      allows it, one syncfs for them all;
  *   2. for each written one: link tmp/NAME to new/NAME (a fresh name on
  *      EEXIST), then unlink tmp/NAME - link then unlink rather than
  *      rename, as qmail does, so that NFS never loses the file;
@@ -89,6 +91,7 @@ delivery_init(struct delivery *d, uint32_t id, const void *payload,
 	memset(d, 0, sizeof(*d));
 	d->id = id;
 	d->qfd = qfd;
+	d->wfd = -1;
 	if (len > sizeof(d->payload)) {
 		status_set(d, LP_PERM, "5.3.5 malformed delivery request: "
 		    "too long");
@@ -189,7 +192,10 @@ status_queue(struct delivery *d, int e)
 		    "message");
 }
 
-/* Phase 1 for one request: the file in tmp/, written and fdatasync'd. */
+/*
+ * Phase 1 for one request: the file in tmp/, written and fdatasync'd,
+ * or (group_round) written and left open for deliver_sync.
+ */
 static void
 deliver_write(struct local_ctx *c, struct delivery *d)
 {
@@ -273,6 +279,11 @@ deliver_write(struct local_ctx *c, struct delivery *d)
 		if (write_full(fd, c->chunk, chunk) == -1)
 			goto fail;
 	}
+	/* on mail_dir's own filesystem the batch's one syncfs covers it */
+	if (c->group_round && fstat(fd, &st) == 0 && st.st_dev == c->root_dev) {
+		d->wfd = fd;
+		return;
+	}
 	if (fdatasync(fd) == -1)
 		goto fail;
 	/* on NFS, close is where a write error may show */
@@ -354,6 +365,36 @@ local_peer_gone(const struct local_ctx *c)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
+/*
+ * Phase 1, end: the files whose sync was deferred made durable by one
+ * syncfs of mail_dir's filesystem (an fdatasync each if that fails).
+ */
+static void
+deliver_sync(struct local_ctx *c, struct delivery *v, size_t n)
+{
+	struct delivery *d;
+	size_t i;
+	int all, e;
+
+	if (!c->group_round)
+		return;
+	all = syncfs(c->root_fd) == 0;
+	for (i = 0; i < n; i++) {
+		d = &v[i];
+		if (d->wfd < 0)
+			continue;
+		e = (!all && fdatasync(d->wfd) == -1) ? errno : 0;
+		if (close(d->wfd) == -1 && e == 0)
+			e = errno;
+		d->wfd = -1;
+		if (e != 0) {
+			unlinkat(d->md->tmp_fd, d->tmpname, 0);
+			d->tmpname[0] = '\0';
+			status_sys(d, "syncing the maildir", e);
+		}
+	}
+}
+
 void
 local_batch_run(struct local_ctx *c, struct delivery *v, size_t n)
 {
@@ -361,7 +402,8 @@ local_batch_run(struct local_ctx *c, struct delivery *v, size_t n)
 	size_t i, j;
 	int e;
 
-	/* 1: every file written and on disk */
+	/* 1: every file written and on disk (one syncfs for two or more) */
+	c->group_round = c->group_sync && n >= 2;
 	for (i = 0; i < n; i++) {
 		d = &v[i];
 		if (d->status == 0)
@@ -370,6 +412,7 @@ local_batch_run(struct local_ctx *c, struct delivery *v, size_t n)
 			close(d->qfd);
 		d->qfd = -1;
 	}
+	deliver_sync(c, v, n);
 	/* kurir-send died meanwhile: take the files back rather than make
 	 * copies whose results no one records (they come again) */
 	if (local_peer_gone(c))

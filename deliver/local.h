@@ -71,10 +71,15 @@ struct delivery {
 	char		 tmpname[LOCAL_NAME_MAX];
 	char		 newname[LOCAL_NAME_MAX];
 	struct maildir	*md;
+	int		 wfd;		/* tmp file written, its sync deferred
+					 * to the batch's syncfs; else -1 */
 };
 
 struct local_ctx {
 	int		 root_fd;	/* mail_dir */
+	dev_t		 root_dev;	/* its filesystem */
+	int		 group_sync;	/* syncfs may stand for fdatasyncs there */
+	int		 group_round;	/* this batch syncs that way */
 	int		 peer_fd;	/* the link to kurir-send, or -1 */
 	long		 pid;
 	char		 host[LOCAL_HOST_MAX];

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "local.h"
 #include "log.h"
 
@@ -36,8 +37,12 @@ local_init(struct local_ctx *c, int root_fd, const char *host)
 {
 	size_t i;
 
+	struct stat st;
+
 	memset(c, 0, sizeof(*c));
 	c->root_fd = root_fd;
+	c->group_sync = fs_group_sync(root_fd) && fstat(root_fd, &st) == 0;
+	c->root_dev = c->group_sync ? st.st_dev : 0;
 	c->peer_fd = -1;
 	c->pid = (long)getpid();
 	maildir_host(host, c->host, sizeof(c->host));

@@ -69,6 +69,7 @@ struct queue_ctx {
 	const char	*conf_path;
 	struct event_base *base;
 	int		 tmpfd, msgfd;	/* directory fds */
+	int		 group_sync;	/* one syncfs may stand for many fdatasyncs */
 	char		 msgdir[4096];
 	struct event	*ev_commit;
 	TAILQ_HEAD(, txn) commits;

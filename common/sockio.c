@@ -73,16 +73,26 @@ sockio_admit(int fd, const char *ip, const struct sockio_limits *lim,
 	return 1;
 }
 
+/*
+ * Reads go through one scratch buffer per process and only the bytes
+ * that came are added to the session's own buffer: an idle session that
+ * has said EHLO holds a few hundred bytes, not a whole read size.
+ */
+static char sockio_scratch[65536];
+
 ssize_t
 sockio_read(int fd, struct tls *tls, struct buf *in, size_t chunk,
     struct event *ev_write)
 {
+	size_t got;
 	ssize_t n;
 
-	if (buf_reserve(in, chunk) == -1)
+	if (chunk > sizeof(sockio_scratch))
+		chunk = sizeof(sockio_scratch);
+	if (in->len > in->max || in->max - in->len < chunk)
 		return SOCKIO_FULL;
 	if (tls != NULL) {
-		n = tls_read(tls, in->data + in->len, chunk);
+		n = tls_read(tls, sockio_scratch, chunk);
 		if (n == TLS_WANT_POLLIN)
 			return SOCKIO_AGAIN;
 		if (n == TLS_WANT_POLLOUT) {
@@ -90,12 +100,16 @@ sockio_read(int fd, struct tls *tls, struct buf *in, size_t chunk,
 			return SOCKIO_AGAIN;
 		}
 	} else {
-		n = recv(fd, in->data + in->len, chunk, 0);
+		n = recv(fd, sockio_scratch, chunk, 0);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return SOCKIO_AGAIN;
 	}
-	if (n > 0)
-		in->len += (size_t)n;
+	if (n > 0) {
+		got = (size_t)n;
+		if (buf_add(in, sockio_scratch, got) == -1)
+			n = -1;
+		explicit_bzero(sockio_scratch, got);	/* a password, maybe */
+	}
 	return n;
 }
 

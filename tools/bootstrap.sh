@@ -10,7 +10,7 @@ build_pkgs="gcc make pkg-config libbsd-dev check libevent-dev libtls-dev
 libcrypt-dev libseccomp-dev libc-ares-dev"
 test_pkgs="python3 swaks curl openssl python3-dnslib python3-aiosmtpd mpop"
 fuzz_pkgs="clang libclang-rt-14-dev"
-bench_pkgs="postfix dovecot-pop3d"
+bench_pkgs="postfix dovecot-pop3d strace"
 
 want=$build_pkgs
 for set in "$@"; do

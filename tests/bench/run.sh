@@ -1,21 +1,16 @@
 #!/bin/sh
-# run.sh - SMTP benchmark: messages per second accepted by kurir-smtpd for
-# N messages of SIZE bytes over C concurrent sessions, each run on a fresh
-# host and aborted after BENCH_TIMEOUT seconds.  Uses Postfix's
-# smtp-source when installed (sh tools/bootstrap.sh bench), else a Python
-# client (tests/bench/smtp_bench.py).
+# run.sh - make bench: kurir against Postfix (SMTP) and Dovecot (POP3) in
+# one run (tests/bench/compare.py): the same workloads on both sides, each
+# on a fresh instance, medians over BENCH_RUNS runs, printed as a table
+# with the command that reproduces it.  Needs root (the anchors and the
+# privilege separation) and tools/bootstrap.sh bench (Postfix, Dovecot,
+# strace).
 #
 # usage: sh tests/bench/run.sh BUILD
-# environment: BENCH_N (2000) BENCH_C (1,10,50) BENCH_SIZE (1024)
-#              BENCH_TIMEOUT (120) BENCH_CLIENT (auto|smtp-source|python)
+# environment: BENCH_RUNS (3), BENCH_ONLY (smtp,big,pop3,idle,fsync),
+#              BENCH_FSYNC (1), BENCH_TIMEOUT, KURIR_KEEP
 build=${1:-build}
 [ -x "$build/kurird" ] || { echo "bench: no $build/kurird; run make" >&2; exit 1; }
-KURIR_BUILD=$(cd "$build" && pwd)
-BENCH_BUILD_ARG=$build
-export KURIR_BUILD BENCH_BUILD_ARG
 here=$(dirname "$0")
-# every run is bounded by BENCH_TIMEOUT; the whole bench by this
-timeout 900 python3 "$here/smtp_bench.py"; rc=$?
-# POP3: one session fetching a BENCH_POP3_N (5000) message Maildir
-timeout 600 python3 "$here/pop3_bench.py" || rc=1
-exit $rc
+# compare.py bounds every step and the whole run itself
+exec /usr/bin/python3 "$here/compare.py" "$build"

@@ -140,3 +140,10 @@ sockio_write(int fd, struct tls *tls, struct buf *out, struct event *ev_write)
 	}
 	return 0;
 }
+
+void
+sockio_vline(struct buf *out, const char *ip, const char *fmt, va_list ap)
+{
+	if (buf_vprintf(out, fmt, ap) == -1 || buf_add(out, "\r\n", 2) == -1)
+		log_warn("reply to [%s]", ip);
+}

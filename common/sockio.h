@@ -9,6 +9,7 @@
 #define KURIR_SOCKIO_H
 
 #include <sys/socket.h>
+#include <stdarg.h>
 #include <sys/types.h>
 #include <event2/event.h>
 #include <tls.h>
@@ -58,5 +59,10 @@ ssize_t	sockio_read(int fd, struct tls *, struct buf *in, size_t chunk,
  */
 int	sockio_write(int fd, struct tls *, struct buf *out,
 	    struct event *ev_write);
+
+/* Append one reply line (fmt, then CRLF) to out; failures are logged
+ * with the client's ip. */
+void	sockio_vline(struct buf *out, const char *ip, const char *fmt,
+	    va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif

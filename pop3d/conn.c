@@ -204,21 +204,13 @@ conn_close(struct psession *s, const char *why)
 		event_base_loopexit(P.base, NULL);
 }
 
-static void
-conn_vreply(struct psession *s, const char *fmt, va_list ap)
-{
-	if (buf_vprintf(&s->out, fmt, ap) == -1 ||
-	    buf_add(&s->out, "\r\n", 2) == -1)
-		log_warn("reply to [%s]", s->ip);
-}
-
 void
 conn_reply(struct psession *s, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	conn_vreply(s, fmt, ap);
+	sockio_vline(&s->out, s->ip, fmt, ap);
 	va_end(ap);
 }
 
@@ -229,7 +221,7 @@ conn_error(struct psession *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	conn_vreply(s, fmt, ap);
+	sockio_vline(&s->out, s->ip, fmt, ap);
 	va_end(ap);
 	if (++s->errors >= P.conf.pop3_max_errors &&
 	    s->state != PS_CLOSING) {

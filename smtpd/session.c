@@ -247,20 +247,13 @@ session_close(struct session *s, const char *why)
 		event_base_loopexit(S.base, NULL);
 }
 
-static void
-session_vreply(struct session *s, const char *fmt, va_list ap)
-{
-	if (buf_vprintf(&s->out, fmt, ap) == -1 || buf_add(&s->out, "\r\n", 2))
-		log_warn("reply to [%s]", s->ip);
-}
-
 void
 session_reply(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	session_vreply(s, fmt, ap);
+	sockio_vline(&s->out, s->ip, fmt, ap);
 	va_end(ap);
 }
 
@@ -271,7 +264,7 @@ session_error(struct session *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	session_vreply(s, fmt, ap);
+	sockio_vline(&s->out, s->ip, fmt, ap);
 	va_end(ap);
 	if (++s->errors >= S.conf.smtp_max_errors && s->state != S_CLOSING) {
 		session_reply(s, "421 4.7.0 %s Error: too many errors",

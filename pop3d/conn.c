@@ -196,7 +196,8 @@ conn_close(struct psession *s, const char *why)
 		event_free(s->ev_write);
 	if (s->ev_timer != NULL)
 		event_free(s->ev_timer);
-	close(s->fd);
+	if (s->fd >= 0)
+		close(s->fd);
 	buf_free(&s->in);	/* wipes: it may have held a password */
 	buf_free(&s->out);
 	free(s);
@@ -321,6 +322,12 @@ conn_process(struct psession *s)
 void
 conn_resume(struct psession *s)
 {
+	if (s->state == PS_HANDED) {
+		/* the session process has the client; nothing to watch? */
+		if (s->sfd == -1)
+			conn_close(s, "session socket");
+		return;
+	}
 	conn_arm_timer(s);
 	if (s->state == PS_PROXY) {
 		proxy_client_input(s);
@@ -438,7 +445,8 @@ pop3d_stop(void)
 	 * sees EOF before any QUIT that did not reach it */
 	for (s = TAILQ_FIRST(&P.sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if (s->state != PS_PROXY && s->state != PS_TLS) {
+		if (s->state != PS_PROXY && s->state != PS_TLS &&
+		    s->state != PS_HANDED) {
 			conn_reply(s, "-ERR [SYS/TEMP] Server shutting down");
 			conn_write_some(s);
 		}

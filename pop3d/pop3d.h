@@ -10,9 +10,11 @@
  *   state (CAPA, STLS, USER/PASS, AUTH PLAIN) and sends each password to
  *   kurir-auth as AP_LOGIN.  On success kurir-auth has kurird start a
  *   session process for that user, whose socket arrives here as
- *   CTL_SESSION; from then on this process only copies bytes between the
- *   client (plain or TLS) and the session process (proxy.c), never
- *   parsing them.  It holds no mail and no password hash.
+ *   CTL_SESSION; then it hands a plain client's socket to the session
+ *   process and only watches for the session's end, or, for TLS (which
+ *   cannot move between processes), copies bytes between the client and
+ *   the session process (proxy.c), never parsing them.  It holds no mail
+ *   and no password hash.
  * - A session process per login (user.c, txn.c): `kurir-pop3d -s`, the
  *   mail user, chrooted into that user's Maildir, SANDBOX_POP3_USER.
  */
@@ -29,6 +31,16 @@
 #include "cmd.h"
 #include "conf.h"
 
+/*
+ * The first frame from the pre-auth process on a session socket: the
+ * client's bytes that came before the session (pipelined after PASS) as
+ * payload, and for a plain connection the client's socket itself.
+ */
+enum sess_frame {
+	SESS_HANDOFF = 1,	/* + fd: serve the client on it directly */
+	SESS_PROXY,		/* TLS: the bytes come through this socket */
+};
+
 #define PRE_LISTEN_MAX	16
 #define PRE_AUTH_LINE_MAX 2048	/* an AUTH continuation line (RFC 5034 4:
 				 * the 255-octet limit does not apply) */
@@ -44,6 +56,8 @@ enum pstate {
 	PS_AWAIT,	/* a login is with kurir-auth: input waits */
 	PS_TLS,		/* STLS handshake */
 	PS_PROXY,	/* logged in: bytes to and from the session process */
+	PS_HANDED,	/* logged in, client socket handed to the session
+			 * process: only its end is watched (limits count) */
 	PS_CLOSING,	/* flush the last reply, then close */
 };
 

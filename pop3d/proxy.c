@@ -1,7 +1,9 @@
 /*
- * proxy.c - after a login, the pre-auth kurir-pop3d copies bytes both
- * ways between the client (plain or TLS: a TLS session cannot move to
- * another process) and the session process, and parses none of them.
+ * proxy.c - after a login: a plain client's socket is handed to the
+ * session process (the pre-auth kurir-pop3d is out of the path, and only
+ * watches the session socket for the end); for TLS, which cannot move to
+ * another process, it copies bytes both ways between the client and the
+ * session process, and parses none of them.
  *
  * Runs as pop3_user, chrooted, sandboxed.  Flow control both ways: the
  * client is not read while PRE_IN_MAX of its bytes wait for the session
@@ -14,8 +16,10 @@
 #include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
 #include "pop3d.h"
 
@@ -37,24 +41,85 @@ proxy_want_sread(struct psession *s)
 		event_del(s->sev_read);
 }
 
+static void
+proxy_handed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct psession *s = arg;
+	char junk[256];
+	ssize_t n;
+
+	/* nothing is meant to come: only the session's end */
+	n = recv(s->sfd, junk, sizeof(junk), 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		conn_close(s, NULL);
+}
+
+/*
+ * A plain connection: the client's own socket goes to the session
+ * process, with what the client sent ahead, and this process keeps only
+ * the session socket, to see the session end (the limits count it until
+ * then).  0, or -1 to proxy instead.
+ */
+static int
+proxy_hand_over(struct psession *s)
+{
+	if (s->tls != NULL || s->in.len > FRAME_MAX ||
+	    conn_write_some(s) == -1 || s->out.len > 0)
+		return -1;	/* TLS, or replies of ours still to go first */
+	if (frame_write_fd(s->sfd, SESS_HANDOFF, 0, s->in.len > 0 ?
+	    s->in.data : "", s->in.len, s->fd) == -1) {
+		log_warn("[%s] handing over the session", s->ip);
+		return -1;
+	}
+	explicit_bzero(s->in.data, s->in.cap);
+	buf_reset(&s->in);
+	event_free(s->ev_read);
+	event_free(s->ev_write);
+	s->ev_read = s->ev_write = NULL;
+	s->reading = 0;
+	evtimer_del(s->ev_timer);	/* the session process keeps the clock */
+	close(s->fd);
+	s->fd = -1;
+	s->state = PS_HANDED;
+	return 0;
+}
+
 void
 proxy_start(struct psession *s)
 {
-	int fl;
+	int fl, handed;
 
+	/* the session socket is still blocking: the first frame goes whole */
+	handed = proxy_hand_over(s) == 0;
+	if (!handed && frame_write(s->sfd, SESS_PROXY, 0, NULL, 0) == -1)
+		goto fail;
 	if ((fl = fcntl(s->sfd, F_GETFL)) == -1 ||
-	    fcntl(s->sfd, F_SETFL, fl | O_NONBLOCK) == -1 ||
-	    (s->sev_read = event_new(P.base, s->sfd, EV_READ | EV_PERSIST,
-	    proxy_sread_cb, s)) == NULL ||
-	    (s->sev_write = event_new(P.base, s->sfd, EV_WRITE,
-	    proxy_swrite_cb, s)) == NULL) {
-		log_warn("[%s] session socket", s->ip);
-		conn_reply(s, "-ERR [SYS/TEMP] Cannot start the session");
-		s->state = PS_CLOSING;
+	    fcntl(s->sfd, F_SETFL, fl | O_NONBLOCK) == -1)
+		goto fail;
+	if (handed) {
+		if ((s->sev_read = event_new(P.base, s->sfd, EV_READ |
+		    EV_PERSIST, proxy_handed_cb, s)) == NULL ||
+		    event_add(s->sev_read, NULL) == -1) {
+			/* conn_resume ends it (the client has gone over) */
+			log_warn("[%s] session socket", s->ip);
+			proxy_close(s);
+		}
 		return;
 	}
+	if ((s->sev_read = event_new(P.base, s->sfd, EV_READ | EV_PERSIST,
+	    proxy_sread_cb, s)) == NULL ||
+	    (s->sev_write = event_new(P.base, s->sfd, EV_WRITE,
+	    proxy_swrite_cb, s)) == NULL)
+		goto fail;
 	s->state = PS_PROXY;
 	proxy_want_sread(s);
+	return;
+fail:
+	log_warn("[%s] session socket", s->ip);
+	conn_reply(s, "-ERR [SYS/TEMP] Cannot start the session");
+	s->state = PS_CLOSING;
 }
 
 /* Push the client's bytes to the session process. */

@@ -143,7 +143,7 @@ txn_deadline(const struct txn *t)
 static int
 txn_poll(struct txn *t, short events, long long deadline)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	long long left;
 	int r, ms;
 
@@ -154,16 +154,22 @@ txn_poll(struct txn *t, short events, long long deadline)
 				return 0;
 			ms = left > INT_MAX ? INT_MAX : (int)left;
 		}
-		pfd.fd = t->fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		if ((r = poll(&pfd, 1, ms)) == -1) {
+		pfd[0].fd = t->fd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		/* the pre-auth process going away ends us too */
+		pfd[1].fd = t->lim->watch_fd > 0 ? t->lim->watch_fd : -1;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		if ((r = poll(pfd, 2, ms)) == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
+		if (pfd[1].revents != 0)
+			return -1;
 		if (r > 0)
-			return pfd.revents;
+			return pfd[0].revents;
 		/* 0: a clamped wait ran out; the loop checks the deadline */
 	}
 }
@@ -776,6 +782,12 @@ txn_serve(int fd, int maildir_fd, const char *user,
 	t->lim = lim;
 	t->md.dirfd = t->md.lockfd = -1;	/* maildrop_close is safe */
 	buf_init(&t->out, OUT_MAX);
+	if (lim->prelen > 0) {
+		/* what the client pipelined before the session existed */
+		t->in_len = lim->prelen < sizeof(t->in) ? lim->prelen :
+		    sizeof(t->in);
+		memcpy(t->in, lim->pre, t->in_len);
+	}
 	if (txn_nonblock(fd) == -1) {
 		log_warn("user=%s: O_NONBLOCK", user);
 		txn_finish(t, TXN_DROPPED, "dropped");

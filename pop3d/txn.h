@@ -14,6 +14,14 @@ struct txn_limits {
 					 * without progress writing a reply:
 					 * close silently (RFC 1939 3) */
 	unsigned	 max_errors;	/* -ERR replies before disconnect */
+	/*
+	 * > 0: a descriptor whose hang-up ends the session like a dropped
+	 * connection (the pre-auth process's socket, when the client's own
+	 * socket was handed over); 0: none.
+	 */
+	int		 watch_fd;
+	const char	*pre;		/* client bytes that came before the */
+	size_t		 prelen;	/* session (pipelined after PASS) */
 };
 
 enum txn_end {

@@ -9,7 +9,9 @@
  * into exactly that directory, becomes the mail user and enters
  * SANDBOX_POP3_USER before it reads a byte: a bug from here on can
  * reach this one user's mail and nothing else.  Not root (development),
- * it works in the directory as the invoking user.  Then txn.c serves the
+ * it works in the directory as the invoking user.  The pre-auth process
+ * then hands over the client's own socket (plain connections: it is out
+ * of the path from here on) or keeps proxying (TLS), and txn.c serves the
  * TRANSACTION and UPDATE states.  Exit 0 unless the maildrop could not
  * be opened or a deletion failed (kurird logs the status).
  */
@@ -23,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
 #include "pop3d.h"
 #include "privsep.h"
@@ -95,6 +98,34 @@ refuse_session(int fd)
 		log_warn("session socket");
 }
 
+/*
+ * The pre-auth process's first frame on our socket: SESS_HANDOFF with
+ * the client's own socket (a plain connection), or SESS_PROXY (TLS: the
+ * bytes keep coming through it); either way with the client bytes that
+ * came before us.  The descriptor to serve, or -1 if the pre-auth
+ * process closed (its client left before the session came).
+ */
+static int
+session_peer(int fd, struct buf *in, struct txn_limits *lim)
+{
+	struct frame f;
+
+	buf_init(in, FRAME_HDR + FRAME_MAX);
+	if (frame_read(fd, in, &f) != 1)
+		return -1;
+	lim->pre = f.data;
+	lim->prelen = f.len;
+	if (f.type == SESS_HANDOFF && f.fd >= 0) {
+		lim->watch_fd = fd;	/* when it goes, we go */
+		return f.fd;
+	}
+	if (f.type == SESS_PROXY && f.fd < 0) {
+		lim->watch_fd = 0;
+		return fd;
+	}
+	fatalx("bad first frame %u from the pre-auth process", f.type);
+}
+
 int
 user_main(int argc, char *argv[])
 {
@@ -102,7 +133,8 @@ user_main(int argc, char *argv[])
 	struct txn_limits lim;
 	const char *conf_file = NULL, *user = NULL, *ip = NULL, *errstr;
 	char err[1024];
-	int ch, debug = 0, fd = -1, mdfd, was_root = geteuid() == 0;
+	struct buf in;
+	int ch, debug = 0, fd = -1, cfd, mdfd, ok, was_root = geteuid() == 0;
 	enum txn_end end;
 
 	while ((ch = getopt(argc, argv, "sdf:c:u:a:")) != -1) {
@@ -133,24 +165,35 @@ user_main(int argc, char *argv[])
 	if (conf_load(&conf, conf_path(conf_file), err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
-	if ((mdfd = open_maildir(&conf, user)) == -1 || fchdir(mdfd) == -1) {
-		refuse_session(fd);
-		return EX_TEMPFAIL;
-	}
-	if (priv_drop(&conf, ROLE_MAIL, ".", err, sizeof(err)) == -1)
+	/* chrooted into the Maildir when there is one; without, the session
+	 * only says -ERR and ends */
+	mdfd = open_maildir(&conf, user);
+	ok = mdfd != -1 && fchdir(mdfd) == 0;
+	if (priv_drop(&conf, ROLE_MAIL, ok ? "." : NULL, err,
+	    sizeof(err)) == -1)
 		fatalx("%s", err);
 	lim.idle_timeout = conf.pop3_idle_timeout;
 	lim.max_errors = conf.pop3_max_errors;
 	conf_free(&conf);
-	if (sandbox_enter(SANDBOX_POP3_USER) == -1) {
+	if (ok && sandbox_enter(SANDBOX_POP3_USER) == -1) {
 		if (was_root)
 			fatal("sandbox %s not entered",
 			    sandbox_name(SANDBOX_POP3_USER));
 		log_warn("sandbox %s not entered",
 		    sandbox_name(SANDBOX_POP3_USER));
 	}
-	log_debug("session of user=%s [%s]", user, ip);
-	end = txn_serve(fd, mdfd, user, &lim);
+	if ((cfd = session_peer(fd, &in, &lim)) == -1)
+		return 0;	/* the pre-auth process let go: no client */
+	if (!ok) {
+		refuse_session(cfd);
+		return EX_TEMPFAIL;
+	}
+	log_debug("session of user=%s [%s]%s", user, ip,
+	    cfd != fd ? " (socket handed over)" : "");
+	end = txn_serve(cfd, mdfd, user, &lim);
+	buf_free(&in);
+	if (cfd != fd)
+		close(cfd);
 	close(fd);
 	close(mdfd);
 	return end == TXN_UPDATE_FAILED || end == TXN_OPEN_FAILED ? 1 : 0;

@@ -161,12 +161,17 @@ wire_size(const char *s, size_t n)
 }
 
 static int small_socket;	/* next start(): tiny socket buffers */
+static const char *start_pre;	/* next start(): bytes the client sent ahead */
+static int start_watch;		/* next start(): the watched descriptor */
+static int start_watch_peer = -1;	/* its other end: the parent's */
 
 /* Fork the session; the child exits with txn_serve's result. */
 static void
 start(long long idle, unsigned max_errors)
 {
-	struct txn_limits lim = { idle, max_errors };
+	struct txn_limits lim = { .idle_timeout = idle,
+	    .max_errors = max_errors, .watch_fd = start_watch, .pre = start_pre,
+	    .prelen = start_pre != NULL ? strlen(start_pre) : 0 };
 	int sv[2], logfd, small = 4096;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -180,6 +185,8 @@ start(long long idle, unsigned max_errors)
 	ck_assert_int_ne(kid = fork(), -1);
 	if (kid == 0) {
 		close(sv[0]);
+		if (start_watch_peer >= 0)
+			close(start_watch_peer);
 		logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (logfd == -1 || dup2(logfd, STDERR_FILENO) == -1)
 			_exit(99);
@@ -188,6 +195,9 @@ start(long long idle, unsigned max_errors)
 	close(sv[1]);
 	cfd = sv[0];
 	rlen = 0;
+	start_pre = NULL;
+	start_watch = 0;
+	start_watch_peer = -1;
 }
 
 /* Wait for the child: its txn_serve result. */
@@ -783,6 +793,29 @@ START_TEST(test_pipelined_during_flush)
 }
 END_TEST
 
+/* A handed-over session: the commands the client sent ahead come first,
+ * and the pre-auth process going away ends it with nothing changed. */
+START_TEST(test_handed_over)
+{
+	int w[2];
+
+	fill();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, w), 0);
+	start_pre = "DELE 1\r\nSTAT\r\n";
+	start_watch = w[1];
+	start_watch_peer = w[0];
+	start(IDLE, MANY_ERRORS);
+	close(w[1]);
+	expect_greeting();
+	EXPECT("+OK message 1 deleted");
+	ck_assert(strncmp(cl_line(), "+OK 4 ", 6) == 0);
+	close(w[0]);		/* the pre-auth process is gone */
+	ck_assert_int_eq(finish(), TXN_DROPPED);
+	ck_assert(logged("end=dropped"));	/* at once, not by the clock */
+	ck_assert(exists("new/" N1));
+}
+END_TEST
+
 START_TEST(test_bad_numbers)
 {
 	fill();
@@ -1139,6 +1172,7 @@ main(void)
 	tcase_add_test(tc, test_many_small_pipelined);
 	tcase_add_test(tc, test_read_while_writing);
 	tcase_add_test(tc, test_pipelined_during_flush);
+	tcase_add_test(tc, test_handed_over);
 	tcase_add_test(tc, test_bad_numbers);
 	tcase_add_test(tc, test_long_lines);
 	tcase_add_test(tc, test_nul);

@@ -500,7 +500,8 @@ m_session(struct model *m, const char *in, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct txn_limits lim = { 5, MAX_ERRS };
+	struct txn_limits lim = { .idle_timeout = 5,
+	    .max_errors = MAX_ERRS };
 	const char *want[NMSGS];
 	struct model m;
 	enum txn_end end, mend;

@@ -27,6 +27,7 @@
 #include "fsutil.h"
 #include "kurird.h"
 #include "log.h"
+#include "service.h"
 #include "table.h"
 
 /* Tell kurir-pop3d: a session socket (fd), or none (-1) for a refusal. */
@@ -119,27 +120,27 @@ spawn_request(const struct frame *f)
 		close(fd);
 }
 
+/* One frame on kurir-auth's control channel. */
+static int
+spawn_frame(const struct frame *f)
+{
+	if (f->type == AP_CTL_SPAWN)
+		spawn_request(f);
+	else
+		log_warnx("kurir-auth sent control frame %u; ignored", f->type);
+	if (f->fd >= 0)
+		close(f->fd);
+	return 0;
+}
+
 void
 spawn_auth_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct buf in;
-	struct frame f;
-	int r;
-
-	buf_init(&in, FRAME_HDR + FRAME_MAX);
-	r = frame_read(fd, &in, &f);
-	if (r == 1 && f.type == AP_CTL_SPAWN)
-		spawn_request(&f);
-	else if (r == 1)
-		log_warnx("kurir-auth sent control frame %u; ignored", f.type);
-	if (r == 1 && f.fd >= 0)
-		close(f.fd);
-	if (r != 1) {
+	if (service_ctl_read(fd, spawn_frame) == -1) {
 		/* kurir-auth is gone; its restart makes a new channel */
 		event_free(D.ev_auth_ctl);
 		D.ev_auth_ctl = NULL;
 	}
-	buf_free(&in);
 }
 
 void

@@ -238,8 +238,7 @@ session_close(struct session *s, const char *why)
 	if (s->ev_timer)
 		event_free(s->ev_timer);
 	close(s->fd);
-	explicit_bzero(s->in.data, s->in.cap);	/* may hold AUTH secrets */
-	buf_free(&s->in);
+	buf_free(&s->in);	/* wipes: it may hold AUTH secrets */
 	buf_free(&s->out);
 	buf_free(&s->chunk);
 	free(s);

@@ -1,13 +1,16 @@
 /*
  * check_sandbox.c - unit tests for common/sandbox.c.
  *
- * Every test runs in check's forked child (CK_FORK is forced on), and the
- * sandbox is entered only there or in a grandchild forked from there, so
- * the runner itself stays unconfined.  Calls that must kill the process
- * run in a grandchild (no core file) whose wait status is checked; the
- * TLS and Maildir tests also use a grandchild so the unconfined child
- * can play the TLS client or clean up.  Runs as any user; as root the
- * AF_PACKET and setuid checks prove the filter, not missing privilege.
+ * Every test runs in check's forked child (CK_FORK is forced on), but the
+ * sandbox is entered only in a grandchild forked from there, which
+ * reports through its exit status: check's own bookkeeping in the child
+ * (it measures each test's duration with a timer clock, timer_create,
+ * which every profile denies) must never run confined, or the result
+ * would depend on the machine.  Calls that must kill the process run in
+ * such a grandchild too (no core file) and its wait status is checked;
+ * the TLS test's unconfined child plays the client.  Runs as any user;
+ * as root the AF_PACKET and setuid checks prove the filter, not missing
+ * privilege.
  */
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -44,34 +47,45 @@
 
 #define NPROFILES	6
 
-/* In a grandchild: report on stderr and exit 1 (check's asserts are for
- * the child that waits). */
+/*
+ * In a grandchild: report on stderr and exit 1.  check's asserts are for
+ * the child that waits: they must not run confined.
+ */
+#define GC_FAIL(fmt, ...) do {						\
+	fprintf(stderr, "%s:%d: " fmt " (errno %d)\n", __FILE__,	\
+	    __LINE__, __VA_ARGS__, errno);				\
+	_exit(1);							\
+} while (0)
 #define GC_CHECK(e) do {						\
-	if (!(e)) {							\
-		fprintf(stderr, "%s:%d: failed: %s (errno %d)\n",	\
-		    __FILE__, __LINE__, #e, errno);			\
-		_exit(1);						\
-	}								\
+	if (!(e))							\
+		GC_FAIL("failed: %s", #e);				\
 } while (0)
+#define GC_CMP(a, op, b) do {						\
+	long long a_ = (long long)(a), b_ = (long long)(b);		\
+	if (!(a_ op b_))						\
+		GC_FAIL("failed: %s %s %s (%lld, %lld)", #a, #op, #b,	\
+		    a_, b_);						\
+} while (0)
+#define GC_EQ(a, b)	GC_CMP(a, ==, b)
+#define GC_NE(a, b)	GC_CMP(a, !=, b)
+#define GC_GE(a, b)	GC_CMP(a, >=, b)
+#define GC_GT(a, b)	GC_CMP(a, >, b)
+#define GC_NONNULL(x)	GC_CHECK((x) != NULL)
 
-/* ck_assert that a call failed with the given errno */
+/* in a grandchild that entered profile p: a call failed with errno err */
 #define DENIED(call, err) do {						\
+	long rc_;							\
 	errno = 0;							\
-	ck_assert_msg((call) == -1 && errno == (err),			\
-	    "%s: %s: expected errno %d, got %d", sandbox_name(p),	\
-	    #call, (err), errno);					\
+	rc_ = (long)(call);						\
+	if (rc_ != -1 || errno != (err))				\
+		GC_FAIL("%s: %s: expected errno %d, got %d (rc %ld)",	\
+		    sandbox_name(p), #call, (err), errno, rc_);		\
 } while (0)
 
-static void
-enter(enum sandbox_profile p)
-{
-	ck_assert_msg(sandbox_enter(p) == 0, "sandbox_enter(%s): %s",
-	    sandbox_name(p), strerror(errno));
-}
-
-/* Fork; the grandchild enters p and runs fn.  Returns its wait status. */
+/* Fork; the grandchild runs fn(arg), which enters a sandbox itself.
+ * Returns its wait status (exit 0 when fn returned). */
 static int
-run_sandboxed(enum sandbox_profile p, void (*fn)(void *), void *arg)
+run_grandchild(void (*fn)(void *), void *arg)
 {
 	struct rlimit no_core = { 0, 0 };
 	pid_t pid;
@@ -80,13 +94,46 @@ run_sandboxed(enum sandbox_profile p, void (*fn)(void *), void *arg)
 	ck_assert_int_ne(pid = fork(), -1);
 	if (pid == 0) {
 		setrlimit(RLIMIT_CORE, &no_core);
-		if (sandbox_enter(p) == -1)
-			_exit(100);
 		fn(arg);
 		_exit(0);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return status;
+}
+
+/* In a grandchild: enter p or exit 100. */
+static void
+gc_enter(enum sandbox_profile p)
+{
+	if (sandbox_enter(p) == -1) {
+		fprintf(stderr, "sandbox_enter(%s): %s\n", sandbox_name(p),
+		    strerror(errno));
+		_exit(100);
+	}
+}
+
+struct sandboxed_call {
+	enum sandbox_profile	 p;
+	void			(*fn)(void *);
+	void			*arg;
+};
+
+static void
+enter_and_call(void *arg)
+{
+	struct sandboxed_call *c = arg;
+
+	gc_enter(c->p);
+	c->fn(c->arg);
+}
+
+/* The grandchild enters p and runs fn.  Returns its wait status. */
+static int
+run_sandboxed(enum sandbox_profile p, void (*fn)(void *), void *arg)
+{
+	struct sandboxed_call c = { p, fn, arg };
+
+	return run_grandchild(enter_and_call, &c);
 }
 
 static void
@@ -132,22 +179,22 @@ check_event_loop(struct event_base *base)
 	int fds[2];
 
 	ticks = 0;
-	ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
-	ck_assert_ptr_nonnull(t = evtimer_new(base, on_timer, NULL));
-	ck_assert_ptr_nonnull(r = event_new(base, fds[0], EV_READ, on_readable,
+	GC_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+	GC_NONNULL(t = evtimer_new(base, on_timer, NULL));
+	GC_NONNULL(r = event_new(base, fds[0], EV_READ, on_readable,
 	    NULL));
-	ck_assert_int_eq(evtimer_add(t, &tv), 0);
-	ck_assert_int_eq(event_add(r, NULL), 0);
-	ck_assert_int_eq(write(fds[1], "x", 1), 1);
+	GC_EQ(evtimer_add(t, &tv), 0);
+	GC_EQ(event_add(r, NULL), 0);
+	GC_EQ(write(fds[1], "x", 1), 1);
 	/* 1: it ran until no event was left */
-	ck_assert_int_eq(event_base_dispatch(base), 1);
-	ck_assert_int_eq(ticks, 2);
+	GC_EQ(event_base_dispatch(base), 1);
+	GC_EQ(ticks, 2);
 
-	ck_assert_ptr_nonnull(s = evsignal_new(base, SIGUSR1, on_signal, base));
-	ck_assert_int_eq(event_add(s, NULL), 0);
-	ck_assert_int_eq(raise(SIGUSR1), 0);	/* tgkill to ourselves */
-	ck_assert_int_eq(event_base_dispatch(base), 0);
-	ck_assert_int_eq(ticks, 3);
+	GC_NONNULL(s = evsignal_new(base, SIGUSR1, on_signal, base));
+	GC_EQ(event_add(s, NULL), 0);
+	GC_EQ(raise(SIGUSR1), 0);	/* tgkill to ourselves */
+	GC_EQ(event_base_dispatch(base), 0);
+	GC_EQ(ticks, 3);
 	event_free(s);
 	event_free(r);
 	event_free(t);
@@ -155,9 +202,11 @@ check_event_loop(struct event_base *base)
 	close(fds[1]);
 }
 
-START_TEST(test_work)
+/* ordinary work of every service, done confined: in a grandchild */
+static void
+work_body(void *arg)
 {
-	enum sandbox_profile p = (enum sandbox_profile)_i;
+	enum sandbox_profile p = *(enum sandbox_profile *)arg;
 	struct event_base *before, *after;
 	struct timespec ts;
 	struct timeval tv;
@@ -166,63 +215,73 @@ START_TEST(test_work)
 	size_t i, bigsz = (size_t)64 << 20;
 	int fds[2], n, fl;
 
-	ck_assert_ptr_nonnull(before = event_base_new());
-	enter(p);
+	GC_NONNULL(before = event_base_new());
+	gc_enter(p);
 
 	for (i = 0; i < 512; i++) {
-		ck_assert_ptr_nonnull(small[i] = malloc(8 + i * 7));
+		GC_NONNULL(small[i] = malloc(8 + i * 7));
 		memset(small[i], (int)i, 8 + i * 7);
 	}
-	ck_assert_ptr_nonnull(big = malloc(bigsz));	/* mmap */
+	GC_NONNULL(big = malloc(bigsz));	/* mmap */
 	memset(big, 1, bigsz);
-	ck_assert_ptr_nonnull(big = realloc(big, 2 * bigsz));	/* mremap */
+	GC_NONNULL(big = realloc(big, 2 * bigsz));	/* mremap */
 	big[2 * bigsz - 1] = 2;
 	free(big);
 	for (i = 0; i < 512; i++)
 		free(small[i]);
 
-	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-	ck_assert_int_eq(write(fds[1], "hello", 5), 5);
-	ck_assert_int_eq(ioctl(fds[0], FIONREAD, &n), 0);
-	ck_assert_int_eq(n, 5);
-	ck_assert_int_eq(read(fds[0], buf, sizeof(buf)), 5);
-	ck_assert_int_ne(fl = fcntl(fds[0], F_GETFL), -1);
-	ck_assert_int_eq(fcntl(fds[0], F_SETFL, fl | O_NONBLOCK), 0);
-	ck_assert_int_eq(fcntl(fds[0], F_SETFD, FD_CLOEXEC), 0);
-	ck_assert_int_eq(fcntl(fds[0], F_GETFD), FD_CLOEXEC);
-	ck_assert_int_ge(n = fcntl(fds[0], F_DUPFD_CLOEXEC, 0), 0);
-	ck_assert_int_eq(close(n), 0);
-	ck_assert_int_eq(fstat(fds[0], &st), 0);
-	ck_assert(S_ISFIFO(st.st_mode));
-	ck_assert_int_eq(fstatat(fds[0], "", &st, AT_EMPTY_PATH), 0);
-	ck_assert_int_eq(read(fds[0], buf, 1), -1);
-	ck_assert_int_eq(errno, EAGAIN);
+	GC_EQ(pipe2(fds, O_CLOEXEC), 0);
+	GC_EQ(write(fds[1], "hello", 5), 5);
+	GC_EQ(ioctl(fds[0], FIONREAD, &n), 0);
+	GC_EQ(n, 5);
+	GC_EQ(read(fds[0], buf, sizeof(buf)), 5);
+	GC_NE(fl = fcntl(fds[0], F_GETFL), -1);
+	GC_EQ(fcntl(fds[0], F_SETFL, fl | O_NONBLOCK), 0);
+	GC_EQ(fcntl(fds[0], F_SETFD, FD_CLOEXEC), 0);
+	GC_EQ(fcntl(fds[0], F_GETFD), FD_CLOEXEC);
+	GC_GE(n = fcntl(fds[0], F_DUPFD_CLOEXEC, 0), 0);
+	GC_EQ(close(n), 0);
+	GC_EQ(fstat(fds[0], &st), 0);
+	GC_CHECK(S_ISFIFO(st.st_mode));
+	GC_EQ(fstatat(fds[0], "", &st, AT_EMPTY_PATH), 0);
+	GC_EQ(read(fds[0], buf, 1), -1);
+	GC_EQ(errno, EAGAIN);
 
-	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-	ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
-	ck_assert_int_eq(gettimeofday(&tv, NULL), 0);
-	ck_assert(time(NULL) > 0);
-	ck_assert_int_eq(getrandom(buf, sizeof(buf), 0), (int)sizeof(buf));
-	ck_assert_int_gt(getpid(), 0);
+	GC_EQ(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	GC_EQ(clock_gettime(CLOCK_REALTIME, &ts), 0);
+	GC_EQ(gettimeofday(&tv, NULL), 0);
+	GC_CHECK(time(NULL) > 0);
+	GC_EQ(getrandom(buf, sizeof(buf), 0), (int)sizeof(buf));
+	GC_GT(getpid(), 0);
 	ts.tv_sec = 0;
 	ts.tv_nsec = 1000;
-	ck_assert_int_eq(nanosleep(&ts, NULL), 0);
+	GC_EQ(nanosleep(&ts, NULL), 0);
 
 	check_event_loop(before);
-	ck_assert_ptr_nonnull(after = event_base_new());
+	GC_NONNULL(after = event_base_new());
 	check_event_loop(after);
 	event_base_free(after);
 	event_base_free(before);
 	close(fds[0]);
 	close(fds[1]);
 }
+
+START_TEST(test_work)
+{
+	enum sandbox_profile p = (enum sandbox_profile)_i;
+
+	ck_exited_ok(run_grandchild(work_body, &p), sandbox_name(p));
+}
 END_TEST
 
 /* --- denied calls fail with EACCES --------------------------------- */
 
-START_TEST(test_denied)
+/* in a grandchild: what each profile must refuse, with EACCES where
+ * the filter answers rather than kills */
+static void
+denied_body(void *arg)
 {
-	enum sandbox_profile p = (enum sandbox_profile)_i;
+	enum sandbox_profile p = *(enum sandbox_profile *)arg;
 	struct sockaddr_un sun;
 	struct sockaddr_in sin;
 	struct stat st;
@@ -233,31 +292,31 @@ START_TEST(test_denied)
 	long pagesz = sysconf(_SC_PAGESIZE);
 
 	/* a listener and an unconnected socket made before entering */
-	ck_assert_int_ge(lsock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
+	GC_GE(lsock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
 	    0), 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(lsock, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(lsock, 5), 0);
-	ck_assert_int_eq(getsockname(lsock, (struct sockaddr *)&sin, &len), 0);
-	ck_assert_int_ge(usock = socket(AF_UNIX, SOCK_STREAM, 0), 0);
-	ck_assert_int_ge(dsock = socket(AF_UNIX, SOCK_DGRAM, 0), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	GC_EQ(bind(lsock, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	GC_EQ(listen(lsock, 5), 0);
+	GC_EQ(getsockname(lsock, (struct sockaddr *)&sin, &len), 0);
+	GC_GE(usock = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	GC_GE(dsock = socket(AF_UNIX, SOCK_DGRAM, 0), 0);
+	GC_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, "/nonexistent/kurir-sandbox.sock");
 	page = mmap(NULL, (size_t)pagesz, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert(page != MAP_FAILED);
+	GC_CHECK(page != MAP_FAILED);
 
-	enter(p);
+	gc_enter(p);
 
 	/* files */
 	if (p == SANDBOX_POP3_USER || p == SANDBOX_SEND) {
-		ck_assert_int_ge(fd = open("/etc/passwd", O_RDONLY), 0);
+		GC_GE(fd = open("/etc/passwd", O_RDONLY), 0);
 		close(fd);
-		ck_assert_int_eq(stat("/etc/passwd", &st), 0);
+		GC_EQ(stat("/etc/passwd", &st), 0);
 	} else {
 		DENIED(open("/etc/passwd", O_RDONLY), EACCES);
 		DENIED(openat(AT_FDCWD, "/etc/passwd", O_RDONLY), EACCES);
@@ -275,17 +334,17 @@ START_TEST(test_denied)
 
 	/* sockets */
 	if (p == SANDBOX_REMOTE) {
-		ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin,
+		GC_GE(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+		GC_EQ(connect(fd, (struct sockaddr *)&sin,
 		    sizeof(sin)), 0);
 		close(fd);
-		ck_assert_int_ge(fd = socket(AF_INET6, SOCK_DGRAM, 0), 0);
+		GC_GE(fd = socket(AF_INET6, SOCK_DGRAM, 0), 0);
 		close(fd);
 		/* as c-ares does: connected UDP, send() without address */
-		ck_assert_int_ge(fd = socket(AF_INET, SOCK_DGRAM, 0), 0);
-		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin,
+		GC_GE(fd = socket(AF_INET, SOCK_DGRAM, 0), 0);
+		GC_EQ(connect(fd, (struct sockaddr *)&sin,
 		    sizeof(sin)), 0);
-		ck_assert_int_eq(send(fd, "q", 1, 0), 1);
+		GC_EQ(send(fd, "q", 1, 0), 1);
 		close(fd);
 		DENIED(connect(usock, (struct sockaddr *)&sun, sizeof(sun)),
 		    ENOENT);
@@ -302,9 +361,9 @@ START_TEST(test_denied)
 	DENIED(socket(AF_UNIX, SOCK_DGRAM, 0), EACCES);
 	DENIED(sendto(dsock, "x", 1, 0, (struct sockaddr *)&sun,
 	    sizeof(sun)), EACCES);
-	ck_assert_int_eq(send(sp[0], "x", 1, 0), 1);
-	ck_assert_int_eq(recv(sp[1], &one, 1, 0), 1);
-	ck_assert_int_eq(sendto(sp[0], "x", 1, 0, NULL, 0), 1);
+	GC_EQ(send(sp[0], "x", 1, 0), 1);
+	GC_EQ(recv(sp[1], &one, 1, 0), 1);
+	GC_EQ(sendto(sp[0], "x", 1, 0, NULL, 0), 1);
 	DENIED(socket(AF_PACKET, SOCK_RAW, 0), EACCES);
 	DENIED(socket(AF_NETLINK, SOCK_RAW, 0), EACCES);
 	DENIED(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), EACCES);
@@ -313,15 +372,15 @@ START_TEST(test_denied)
 		DENIED(accept4(lsock, NULL, NULL, SOCK_CLOEXEC), EAGAIN);
 	else
 		DENIED(accept4(lsock, NULL, NULL, SOCK_CLOEXEC), EACCES);
-	ck_assert_int_eq(setsockopt(lsock, SOL_SOCKET, SO_KEEPALIVE, &one,
+	GC_EQ(setsockopt(lsock, SOL_SOCKET, SO_KEEPALIVE, &one,
 	    sizeof(one)), 0);
 
 	/* memory: no new executable pages */
-	ck_assert(mmap(NULL, (size_t)pagesz, PROT_READ | PROT_EXEC,
+	GC_CHECK(mmap(NULL, (size_t)pagesz, PROT_READ | PROT_EXEC,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
-	ck_assert_int_eq(errno, EACCES);
+	GC_EQ(errno, EACCES);
 	DENIED(mprotect(page, (size_t)pagesz, PROT_READ | PROT_EXEC), EACCES);
-	ck_assert_int_eq(mprotect(page, (size_t)pagesz, PROT_READ), 0);
+	GC_EQ(mprotect(page, (size_t)pagesz, PROT_READ), 0);
 
 	/* argument filters and the rest */
 	DENIED(ioctl(usock, FIONBIO, &one), EACCES);
@@ -335,7 +394,14 @@ START_TEST(test_denied)
 	DENIED(chdir("/"), EACCES);
 	DENIED(syscall(SYS_memfd_create, "x", 0), EACCES);
 	rc = syscall(SYS_getpid);
-	ck_assert_int_eq(rc, getpid());
+	GC_EQ(rc, getpid());
+}
+
+START_TEST(test_denied)
+{
+	enum sandbox_profile p = (enum sandbox_profile)_i;
+
+	ck_exited_ok(run_grandchild(denied_body, &p), sandbox_name(p));
 }
 END_TEST
 
@@ -492,7 +558,9 @@ END_TEST
 
 /* --- crypt inside AUTH --------------------------------------------- */
 
-START_TEST(test_auth_crypt)
+/* in a grandchild: salts made unconfined, then hashing inside AUTH */
+static void
+auth_crypt_body(void *arg)
 {
 	static const char *const prefixes[] = { "$y$", "$2b$", "$6$" };
 	char setting[3][CRYPT_GENSALT_OUTPUT_SIZE], hash[256];
@@ -501,22 +569,27 @@ START_TEST(test_auth_crypt)
 	enum sandbox_profile p = SANDBOX_AUTH;
 
 	for (i = 0; i < 3; i++) {
-		ck_assert_ptr_nonnull(s = crypt_gensalt(prefixes[i], 0, NULL,
-		    0));
-		strcpy(setting[i], s);
+		GC_NONNULL(s = crypt_gensalt(prefixes[i], 0, NULL, 0));
+		GC_CHECK(strlcpy(setting[i], s, sizeof(setting[i])) <
+		    sizeof(setting[i]));
 	}
-	enter(p);
+	gc_enter(p);
 	for (i = 0; i < 3; i++) {
-		ck_assert_ptr_nonnull(h = crypt("secret", setting[i]));
-		ck_assert_msg(h[0] == '$', "%s: %s", prefixes[i], h);
-		strcpy(hash, h);
-		ck_assert_str_eq(crypt("secret", hash), hash);
-		ck_assert_str_ne(crypt("wrong", hash), hash);
+		GC_NONNULL(h = crypt("secret", setting[i]));
+		GC_CHECK(h[0] == '$');
+		GC_CHECK(strlcpy(hash, h, sizeof(hash)) < sizeof(hash));
+		GC_CHECK(strcmp(crypt("secret", hash), hash) == 0);
+		GC_CHECK(strcmp(crypt("wrong", hash), hash) != 0);
 	}
 	/* a fresh salt draws on getrandom */
-	ck_assert_ptr_nonnull(s = crypt_gensalt("$2b$", 0, NULL, 0));
-	ck_assert_int_eq(strncmp(s, "$2b$", 4), 0);
+	GC_NONNULL(s = crypt_gensalt("$2b$", 0, NULL, 0));
+	GC_EQ(strncmp(s, "$2b$", 4), 0);
 	DENIED(open("/etc/shadow", O_RDONLY), EACCES);
+}
+
+START_TEST(test_auth_crypt)
+{
+	ck_exited_ok(run_grandchild(auth_crypt_body, NULL), "auth crypt");
 }
 END_TEST
 

@@ -8,7 +8,10 @@ set -eu
 
 build_pkgs="gcc make pkg-config libbsd-dev check libevent-dev libtls-dev
 libcrypt-dev libseccomp-dev libc-ares-dev"
-test_pkgs="python3 swaks curl openssl python3-dnslib python3-aiosmtpd mpop"
+# every program and module a test runs: tests/e2e/tools.py names each with
+# its package, and test_tools.py holds that table against this list
+test_pkgs="python3 python3-dnslib python3-aiosmtpd openssl curl mpop swaks
+libnet-ssleay-perl libio-socket-ssl-perl util-linux perl-base"
 fuzz_pkgs="clang libclang-rt-14-dev"
 bench_pkgs="postfix dovecot-pop3d strace"
 

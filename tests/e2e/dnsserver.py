@@ -63,13 +63,12 @@ import sys
 import threading
 import time
 
-try:
-    from dnslib import (AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A,
-                        DNSRecord)
-except ImportError:         # a python3 other than Debian's (pyenv, venv)
-    sys.path.append("/usr/lib/python3/dist-packages")
-    from dnslib import (AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A,
-                        DNSRecord)
+import tools
+
+# python3-dnslib; a python3 other than Debian's finds it too
+tools.need_module("dnslib")
+from dnslib import (AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A,  # noqa: E402
+                    DNSRecord)
 
 TTL = 60
 UDP_MIN = 512               # RFC 1035 4.2.1, the size without EDNS

@@ -19,6 +19,8 @@ import tempfile
 import time
 import unittest
 
+import tools
+
 BUILD = os.path.abspath(os.environ.get("KURIR_BUILD", "build"))
 
 
@@ -41,6 +43,32 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+def non_loopback_address():
+    """An IPv4 address of this host that is not loopback and can be bound,
+    or None.  Read from the kernel's table of local addresses, so no
+    program is needed for it."""
+    ips, last = [], None
+    try:
+        with open("/proc/net/fib_trie") as f:
+            for line in f:
+                t = line.split()
+                if len(t) == 2 and t[0] == "|--":
+                    last = t[1]
+                elif t[:3] == ["/32", "host", "LOCAL"] and last:
+                    if not last.startswith("127.") and last not in ips:
+                        ips.append(last)
+    except OSError:
+        return None
+    for ip in ips:
+        try:
+            with socket.socket() as s:
+                s.bind((ip, 0))
+            return ip
+        except OSError:
+            continue
+    return None
+
+
 _tls_dir = None
 
 
@@ -51,7 +79,7 @@ def tls_cert():
     if _tls_dir is None:
         d = tempfile.mkdtemp(prefix="kurir-tls-")
         os.chmod(d, 0o755)
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+        subprocess.run([tools.need("openssl"), "req", "-x509", "-newkey", "rsa:2048",
                         "-nodes", "-subj", "/CN=mail.example.test",
                         "-days", "2", "-keyout", os.path.join(d, "key.pem"),
                         "-out", os.path.join(d, "cert.pem")],
@@ -515,7 +543,7 @@ class Host:
         argv = [prog("kurir-sendmail")] + list(args)
         if user is not None:
             pw = pwd.getpwnam(user)
-            argv = ["setpriv", "--reuid=%d" % pw.pw_uid,
+            argv = [tools.need("setpriv"), "--reuid=%d" % pw.pw_uid,
                     "--regid=%d" % pw.pw_gid, "--clear-groups", "--"] + argv
         if isinstance(data, str):
             data = data.encode()

@@ -26,10 +26,12 @@ import ssl
 import threading
 import time
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
-
+import tools
 from kurirtest import free_port, tls_cert
+
+tools.need_module("aiosmtpd")               # python3-aiosmtpd
+from aiosmtpd.controller import Controller  # noqa: E402
+from aiosmtpd.smtp import SMTP              # noqa: E402
 
 if not os.environ.get("SMTPDEST_DEBUG"):
     # TLS handshakes the client aborts on purpose (tls=verify) are logged

@@ -32,8 +32,9 @@ import threading
 import time
 import unittest
 
-from kurirtest import (Host, POP3Client, SMTPHostCase, prog,
-                       tls_client_context, to_wire, wait_for)
+import tools
+from kurirtest import (Host, POP3Client, SMTPHostCase, non_loopback_address,
+                       prog, tls_client_context, to_wire, wait_for)
 
 USERS = {"alice": "alice-secret", "bob": "b0b p@ss:word"}
 # poplib refuses lines over 2048 octets; MSGS[2] has a longer one
@@ -1367,28 +1368,6 @@ class ParallelUsersTest(POP3HostCase):
                      "%s emptied" % u)
 
 
-# -----------------------------------------------------------------------
-def non_loopback_address():
-    """An IPv4 address of this host that is not loopback, or None."""
-    try:
-        out = subprocess.run(["ip", "-4", "-o", "addr", "show"],
-                             capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for line in out.splitlines():
-        f = line.split()
-        if "inet" in f:
-            ip = f[f.index("inet") + 1].split("/")[0]
-            if not ip.startswith("127."):
-                try:
-                    with socket.socket() as s:
-                        s.bind((ip, 0))
-                    return ip
-                except OSError:
-                    continue
-    return None
-
-
 NONLO = non_loopback_address()
 
 
@@ -1672,9 +1651,8 @@ class PoplibCurlTest(POP3HostCase):
         p.quit()
 
     def curl(self, *args, input=None):
-        if not shutil.which("curl"):
-            self.skipTest("curl not installed")
-        return subprocess.run(["curl", "-sS", "--max-time", "30"] +
+        return subprocess.run([tools.need("curl"), "-sS",
+                               "--max-time", "30"] +
                               list(args), capture_output=True, timeout=60,
                               input=input)
 
@@ -1718,28 +1696,27 @@ class CurlTLSTest(POP3HostCase):
     host_tls = True
 
     def test_curl_ssl_reqd(self):
-        if not shutil.which("curl"):
-            self.skipTest("curl not installed")
         self.put(MSGS)
         url = "pop3://127.0.0.1:%d/" % self.host.pop3_port
-        r = subprocess.run(["curl", "-sS", "--max-time", "30", "--ssl-reqd",
+        r = subprocess.run([tools.need("curl"), "-sS", "--max-time", "30",
+                            "--ssl-reqd",
                             "-k", url + "2", "-u", "bob:" + USERS["bob"]],
                            capture_output=True, timeout=60)
         self.assertNotEqual(r.returncode, 0)       # bob has no message 2
-        r = subprocess.run(["curl", "-sS", "--max-time", "30", "--ssl-reqd",
+        r = subprocess.run([tools.need("curl"), "-sS", "--max-time", "30",
+                            "--ssl-reqd",
                             "-k", url + "2", "-u", "alice:" + USERS["alice"]],
                            capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, MSGS[1].replace(b"\n", b"\r\n"))
 
 
-@unittest.skipUnless(shutil.which("mpop"), "mpop not installed")
 class MpopTest(POP3HostCase):
     N = 1000
 
     def mpop(self, local, *extra, timeout=300):
         uidls = os.path.join(self.host.dir, "mpop-uidls")
-        argv = ["mpop", "--host=127.0.0.1",
+        argv = [tools.need("mpop"), "--host=127.0.0.1",
                 "--port=%d" % self.host.pop3_port, "--auth=user",
                 "--user=alice", "--passwordeval=echo '%s'" % USERS["alice"],
                 "--tls=off", "--delivery=maildir,%s" % local,

@@ -13,13 +13,13 @@ test_smtp_limits.py; STARTTLS and AUTH in test_smtp_tls_auth.py.
 import os
 import socket
 import re
-import shutil
 import signal
 import smtplib
 import subprocess
 import time
 import unittest
 
+import tools
 from kurirtest import SMTPHostCase, split_received, to_wire
 
 SMUGGLE_SEPS = ["\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n", "\r.\r\n",
@@ -955,10 +955,10 @@ class RealClientTest(SMTPHostCase):
         self.assertEqual(self.stored(e["id"])[1],
                          text.replace("\r\n", "\n").encode())
 
-    @unittest.skipUnless(shutil.which("swaks"), "swaks not installed")
     def test_swaks(self):
         r = subprocess.run(
-            ["swaks", "--server", "127.0.0.1:%d" % self.host.smtp_port,
+            [tools.need_swaks(),
+             "--server", "127.0.0.1:%d" % self.host.smtp_port,
              "--to", "alice@example.test,bob@example.test",
              "--from", "sender@remote.test", "--helo", "swaks.test",
              "--header", "Subject: via swaks",
@@ -986,17 +986,16 @@ class RealClientTest(SMTPHostCase):
                 sent.append(t[1:] if t.startswith(".") else t)
         self.assertEqual(rest, ("\n".join(sent) + "\n").encode())
 
-    @unittest.skipUnless(shutil.which("swaks"), "swaks not installed")
     def test_swaks_refused_recipient(self):
         r = subprocess.run(
-            ["swaks", "--server", "127.0.0.1:%d" % self.host.smtp_port,
+            [tools.need_swaks(),
+             "--server", "127.0.0.1:%d" % self.host.smtp_port,
              "--to", "ghost@example.test", "--from", "s@remote.test",
              "--quit-after", "RCPT"],
             capture_output=True, text=True, timeout=60)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("550 5.1.1", r.stdout + r.stderr)
 
-    @unittest.skipUnless(shutil.which("curl"), "curl not installed")
     def test_curl(self):
         text = (b"From: c@remote.test\r\nTo: alice@example.test\r\n"
                 b"Subject: via curl\r\n\r\nline 1\r\n.dot\r\n\r\nlast\r\n")
@@ -1004,7 +1003,7 @@ class RealClientTest(SMTPHostCase):
         with open(path, "wb") as f:
             f.write(text)
         r = subprocess.run(
-            ["curl", "-sS", "--max-time", "30",
+            [tools.need("curl"), "-sS", "--max-time", "30",
              "smtp://127.0.0.1:%d/curl.test" % self.host.smtp_port,
              "--mail-from", "c@remote.test",
              "--mail-rcpt", "alice@example.test",
@@ -1017,14 +1016,13 @@ class RealClientTest(SMTPHostCase):
                          ["alice@example.test", "postmaster@example.test"])
         self.assertEqual(self.stored(e["id"])[1], text.replace(b"\r\n", b"\n"))
 
-    @unittest.skipUnless(shutil.which("curl"), "curl not installed")
     def test_curl_crlf_option(self):
         text = b"Subject: curl lf\n\nunix line ends\n..two dots\n"
         path = os.path.join(self.host.dir, "curl-lf.eml")
         with open(path, "wb") as f:
             f.write(text)
         r = subprocess.run(
-            ["curl", "-sS", "--max-time", "30", "--crlf",
+            [tools.need("curl"), "-sS", "--max-time", "30", "--crlf",
              "smtp://127.0.0.1:%d" % self.host.smtp_port,
              "--mail-from", "c@remote.test",
              "--mail-rcpt", "alice@example.test", "-T", path],
@@ -1032,14 +1030,13 @@ class RealClientTest(SMTPHostCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.stored(self.only()["id"])[1], text)
 
-    @unittest.skipUnless(shutil.which("curl"), "curl not installed")
     def test_curl_bare_lf_refused(self):
         """Without --crlf curl sends bare LFs: refused whole (550)."""
         path = os.path.join(self.host.dir, "curl-bare.eml")
         with open(path, "wb") as f:
             f.write(b"Subject: bare\n\nbare LF\n")
         r = subprocess.run(
-            ["curl", "-sS", "--max-time", "30",
+            [tools.need("curl"), "-sS", "--max-time", "30",
              "smtp://127.0.0.1:%d" % self.host.smtp_port,
              "--mail-from", "c@remote.test",
              "--mail-rcpt", "alice@example.test", "-T", path],

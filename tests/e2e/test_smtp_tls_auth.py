@@ -13,7 +13,6 @@ non-loopback address of this host when there is one).
 """
 import base64
 import os
-import shutil
 import signal
 import smtplib
 import socket
@@ -22,8 +21,9 @@ import subprocess
 import time
 import unittest
 
+import tools
 from kurirtest import (HostCase, SMTPClient, SMTPHostCase,
-                       tls_client_context, to_wire)
+                       non_loopback_address, tls_client_context, to_wire)
 
 USERS = {"alice": "alice-secret", "bob": "b0b p@ss:word"}
 
@@ -193,11 +193,10 @@ class StartTLSTest(SMTPHostCase):
         self.assertNotIn(USERS["alice"].encode(), self.host.message(qid))
         self.assertNotIn(USERS["alice"], self.host.log())
 
-    @unittest.skipUnless(shutil.which("swaks"), "swaks not installed")
     def test_swaks_tls_auth(self):
         r = subprocess.run(
-            ["swaks", "--server", "127.0.0.1:%d" % self.host.smtp_port,
-             "--tls", "--auth", "LOGIN", "--auth-user", "bob",
+            [tools.need_swaks(tls=True),
+             "--server", "127.0.0.1:%d" % self.host.smtp_port, "--tls", "--auth", "LOGIN", "--auth-user", "bob",
              "--auth-password", USERS["bob"],
              "--to", "x@remote.test", "--from", "bob@example.test",
              "--header", "Subject: swaks tls", "--body", "secure\n"],
@@ -447,27 +446,6 @@ class SubmissionTest(SMTPHostCase):
             with self.assertRaises(smtplib.SMTPSenderRefused):
                 s.sendmail("bob@example.test", ["x@remote.test"], "x\r\n")
         self.assertEqual(self.host.queue(), [])
-
-
-def non_loopback_address():
-    """An IPv4 address of this host that is not loopback, or None."""
-    try:
-        out = subprocess.run(["ip", "-4", "-o", "addr", "show"],
-                             capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for line in out.splitlines():
-        f = line.split()
-        if "inet" in f:
-            ip = f[f.index("inet") + 1].split("/")[0]
-            if not ip.startswith("127."):
-                try:
-                    with socket.socket() as s:
-                        s.bind((ip, 0))
-                    return ip
-                except OSError:
-                    continue
-    return None
 
 
 NONLO = non_loopback_address()

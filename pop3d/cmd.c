@@ -31,9 +31,10 @@
 #define ST_TRANS	0x2	/* allowed in TRANSACTION */
 #define CMD_ARGS_MAX	2	/* the most any command takes */
 
-#define E_UNKNOWN	"unknown command"
-#define E_LONG		"line too long"
-#define E_NUL		"NUL in command"
+/* objects, not literals: pop3_err_is_bad_command tells them by address */
+static const char E_UNKNOWN[] = "unknown command";
+static const char E_LONG[] = "line too long";
+static const char E_NUL[] = "NUL in command";
 #define E_SYNTAX	"bad syntax"
 #define E_MISSING	"missing argument"
 #define E_EXTRA		"too many arguments"
@@ -317,6 +318,12 @@ bad:
 	/* no half-filled request, no pointer into a rejected line */
 	memset(req, 0, sizeof(*req));
 	return -1;
+}
+
+int
+pop3_err_is_bad_command(const char *err)
+{
+	return err == E_UNKNOWN || err == E_LONG || err == E_NUL;
 }
 
 int

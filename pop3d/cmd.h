@@ -70,6 +70,14 @@ int		 pop3_parse(char *line, size_t len, struct pop3_req *, const char **err);
  */
 int		 pop3_allowed(enum pop3_state, enum pop3_cmd);
 
+/*
+ * Was err (from pop3_parse) about the command itself - an unknown word,
+ * an overlong line, a NUL - rather than its arguments?  1 or 0.  A
+ * message number that does not exist is a client's ordinary mistake; a
+ * word that is no command at all is not.
+ */
+int		 pop3_err_is_bad_command(const char *err);
+
 /* "USER" ... for logs; "?" for a value out of range */
 const char	*pop3_cmd_name(enum pop3_cmd);
 

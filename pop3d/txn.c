@@ -68,7 +68,7 @@ struct txn {
 	int			 eof;		/* the client shut its side */
 	int			 discard;	/* skipping a long line up to LF */
 	long long		 deadline;	/* idle limit (monotonic ms), -1 none */
-	unsigned		 errors;	/* -ERR replies counted */
+	unsigned		 bad_run;	/* bad commands in a row */
 	int			 done;		/* end and why are set */
 	enum txn_end		 end;
 	const char		*why;		/* end= in the log line */
@@ -289,18 +289,33 @@ txn_reply(struct txn *t, const char *fmt, ...)
 	return r;
 }
 
-/* "-ERR text", counted towards max_errors. */
+/*
+ * "-ERR text": an ordinary answer in the TRANSACTION state (RFC 1939),
+ * for a message that does not exist or was deleted, a bad number or
+ * count.  Real clients send these and go on; so does the session.
+ */
 static int
 txn_err(struct txn *t, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
-	t->errors++;
 	va_start(ap, fmt);
 	r = txn_vreply(t, "-ERR ", fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+/*
+ * "-ERR text" for a line that is no command of this state at all (an
+ * unknown word, USER after login, an overlong line): these are counted
+ * while they come in a row, and max_errors of them end the session.
+ */
+static int
+txn_bad(struct txn *t, const char *text)
+{
+	t->bad_run++;
+	return txn_reply(t, "-ERR %s", text);
 }
 
 /* ---- message streaming -------------------------------------------------- */
@@ -584,9 +599,11 @@ txn_command(struct txn *t, char *line, size_t len)
 	const char *err;
 
 	if (pop3_parse(line, len, &req, &err) == -1)
-		return txn_err(t, "%s", err);
+		return pop3_err_is_bad_command(err) ? txn_bad(t, err) :
+		    txn_err(t, "%s", err);
 	if (!pop3_allowed(P3_TRANSACTION, req.cmd))
-		return txn_err(t, "Command not valid in this state");
+		return txn_bad(t, "Command not valid in this state");
+	t->bad_run = 0;
 	switch (req.cmd) {
 	case P3_STAT:
 		return txn_cmd_stat(t, 0);
@@ -610,7 +627,7 @@ txn_command(struct txn *t, char *line, size_t len)
 	case P3_QUIT:
 		return txn_cmd_quit(t);
 	default:	/* pop3_allowed let through no other */
-		return txn_err(t, "Command not valid in this state");
+		return txn_bad(t, "Command not valid in this state");
 	}
 }
 
@@ -663,13 +680,13 @@ txn_lines(struct txn *t)
 
 	while ((r = txn_next_line(t, line, &len)) != LINE_NONE) {
 		if (r == LINE_LONG)
-			r = txn_err(t, "line too long");
+			r = txn_bad(t, "line too long");
 		else
 			r = txn_command(t, line, len);
 		explicit_bzero(line, sizeof(line));
 		if (r == -1)
 			return -1;
-		if (t->lim->max_errors > 0 && t->errors >= t->lim->max_errors) {
+		if (t->lim->max_errors > 0 && t->bad_run >= t->lim->max_errors) {
 			txn_finish(t, TXN_ERRORS, "errors");
 			(void)txn_reply(t, "-ERR Too many errors, closing");
 			return -1;

@@ -13,7 +13,9 @@ struct txn_limits {
 	long long	 idle_timeout;	/* seconds without a command, or
 					 * without progress writing a reply:
 					 * close silently (RFC 1939 3) */
-	unsigned	 max_errors;	/* -ERR replies before disconnect */
+	unsigned	 max_errors;	/* bad commands in a row (unknown,
+					 * not valid after login, overlong)
+					 * before disconnect; 0: no limit */
 	/*
 	 * > 0: a descriptor whose hang-up ends the session like a dropped
 	 * connection (the pre-auth process's socket, when the client's own

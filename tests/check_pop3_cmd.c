@@ -513,6 +513,43 @@ START_TEST(test_err_no_echo)
 END_TEST
 
 /* Two arguments never overlap, and each keeps its own bytes. */
+/* which parse errors are about the command word rather than arguments */
+static int
+parse_bad_command(const char *text)
+{
+	char line[POP3_LINE_MAX + 8];
+	struct pop3_req req;
+	const char *err = NULL;
+	size_t len = strlen(text);
+
+	ck_assert_int_lt(len, sizeof(line));
+	memcpy(line, text, len);
+	ck_assert_int_eq(pop3_parse(line, len, &req, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	return pop3_err_is_bad_command(err);
+}
+
+START_TEST(test_bad_command)
+{
+	char longline[POP3_LINE_MAX + 1];
+
+	ck_assert_int_eq(parse_bad_command("XYZZY"), 1);
+	ck_assert_int_eq(parse_bad_command("LAST"), 1);
+	ck_assert_int_eq(parse_bad_command(""), 1);
+	ck_assert_int_eq(parse_bad_command("LIST 0"), 0);
+	ck_assert_int_eq(parse_bad_command("RETR"), 0);
+	ck_assert_int_eq(parse_bad_command("TOP 1 abc"), 0);
+	ck_assert_int_eq(parse_bad_command("DELE 1 2"), 0);
+	ck_assert_int_eq(parse_bad_command("RETR 99999999999999"), 0);
+	ck_assert_int_eq(parse_bad_command("USER a/b"), 0);
+	memset(longline, 'A', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = '\0';
+	ck_assert_int_eq(parse_bad_command(longline), 1);
+	ck_assert_int_eq(pop3_err_is_bad_command("unknown command"), 0);
+	ck_assert_int_eq(pop3_err_is_bad_command(NULL), 0);
+}
+END_TEST
+
 START_TEST(test_args_in_place)
 {
 	char line[] = "APOP a    0123456789abcdef0123456789abcdef";
@@ -540,6 +577,7 @@ pop3_cmd_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_err_no_echo);
 	tcase_add_test(tc, test_args_in_place);
+	tcase_add_test(tc, test_bad_command);
 	suite_add_tcase(s, tc);
 	return s;
 }

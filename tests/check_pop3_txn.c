@@ -918,16 +918,51 @@ START_TEST(test_nul)
 }
 END_TEST
 
+/* RFC 1939's ordinary -ERR answers after login never end the session */
+START_TEST(test_bad_arguments_go_on)
+{
+	int i;
+
+	fill();
+	start(IDLE, 3);
+	expect_greeting();
+	cl_send("DELE 1\r\n");
+	EXPECT("+OK message 1 deleted");
+	for (i = 0; i < 4; i++) {
+		cl_send("LIST 0\r\nRETR 99\r\nTOP 1 abc\r\nDELE 1\r\n"
+		    "UIDL 1\r\nRETR\r\nTOP 2\r\nLIST 1 2\r\n");
+		EXPECT("-ERR bad message number");
+		EXPECT("-ERR no such message");
+		EXPECT("-ERR bad line count");
+		EXPECT("-ERR message 1 already deleted");
+		EXPECT("-ERR no such message");
+		EXPECT("-ERR missing argument");
+		EXPECT("-ERR missing argument");
+		EXPECT("-ERR too many arguments");
+	}
+	cl_send("QUIT\r\n");
+	EXPECT("+OK kurir POP3 server signing off (4 messages left)");
+	ck_assert_int_eq(finish(), TXN_QUIT);
+	ck_assert(!exists("new/" N1));
+}
+END_TEST
+
+/* lines that are no command after login: max_errors of them in a row */
 START_TEST(test_max_errors)
 {
 	fill();
 	start(IDLE, 3);
 	expect_greeting();
-	cl_send("DELE 1\r\nFOO\r\nRETR 99\r\nLIST 0\r\nNOOP\r\nQUIT\r\n");
+	cl_send("DELE 1\r\nFOO\r\nUSER bob\r\nRETR 99\r\nNOOP\r\n"
+	    "FOO\r\nBAR\r\nPASS x\r\nQUIT\r\n");
 	EXPECT("+OK message 1 deleted");
 	EXPECT("-ERR unknown command");
-	EXPECT("-ERR no such message");
-	EXPECT("-ERR bad message number");
+	EXPECT("-ERR Command not valid in this state");
+	EXPECT("-ERR no such message");		/* a command: the run ends */
+	EXPECT("+OK");
+	EXPECT("-ERR unknown command");
+	EXPECT("-ERR unknown command");
+	EXPECT("-ERR Command not valid in this state");
 	EXPECT("-ERR Too many errors, closing");
 	expect_eof();
 	ck_assert_int_eq(finish(), TXN_ERRORS);
@@ -1177,6 +1212,7 @@ main(void)
 	tcase_add_test(tc, test_long_lines);
 	tcase_add_test(tc, test_nul);
 	tcase_add_test(tc, test_max_errors);
+	tcase_add_test(tc, test_bad_arguments_go_on);
 	tcase_add_test(tc, test_long_line_counts);
 	tcase_add_test(tc, test_wrong_state);
 	tcase_add_test(tc, test_in_use);

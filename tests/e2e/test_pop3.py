@@ -1115,9 +1115,53 @@ class MaxErrorsTest(POP3HostCase):
         names = self.put(3)
         c = self.login()
         c.ok("DELE 1")
-        self.errors_until_closed(c, "RETR 9")
+        self.errors_until_closed(c, "XYZZY")
         self.session_over()
         self.assertEqual(self.host.mail_files("alice"), sorted(names))
+
+    def test_transaction_wrong_state_counts(self):
+        self.put(1)
+        c = self.login()
+        self.errors_until_closed(c, "USER bob")
+
+    def test_transaction_bad_arguments_go_on(self):
+        """RFC 1939's ordinary -ERR answers (messages that are not there
+        or already deleted, bad numbers) are what real clients meet:
+        ten rounds of them, three times pop3_max_errors, end nothing."""
+        names = self.put(2)
+        c = self.login()
+        c.ok("DELE 1")
+        bad = ["LIST 0", "RETR 99", "TOP 1 abc", "DELE 1", "UIDL 7",
+               "RETR", "TOP 2", "LIST 1 2", "DELE 0", "RETR 1"]
+        for _ in range(3):
+            for cmd in bad:
+                self.assertERR(c.cmd(cmd), what=cmd)
+            self.assertFalse(c.pending(0.1), "closed after bad arguments")
+        # an unknown word between them starts no run that lasts
+        for _ in range(5):
+            self.assertERR(c.cmd("XYZZY"))
+            c.ok("NOOP")
+        c.ok("QUIT")
+        self.session_over()
+        self.assertEqual(self.host.mail_files("alice"), sorted(names[1:]))
+
+    def test_poplib_client_errors_go_on(self):
+        """The same through Python's poplib, as a client script would."""
+        self.put(3)
+        p = poplib.POP3("127.0.0.1", self.host.pop3_port, timeout=10)
+        p.user("alice")
+        p.pass_(USERS["alice"])
+        p.dele(2)
+        for _ in range(12):
+            for call in (lambda: p.retr(2), lambda: p.list(9),
+                         lambda: p.dele(2), lambda: p.top(5, 0),
+                         lambda: p.uidl(4)):
+                with self.assertRaises(poplib.error_proto):
+                    call()
+        self.assertEqual(p.stat()[0], 2)
+        p.quit()
+        self.session_over()
+        self.assertEqual(len(self.host.mail_files("alice")), 2)
 
 
 class IdleTimeoutTest(POP3HostCase):

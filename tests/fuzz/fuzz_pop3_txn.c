@@ -11,7 +11,8 @@
  * without a blank line).  Each run writes the input (at most IN_CAP
  * octets) into one end of a socketpair, shuts that side down (EOF) and
  * calls txn_serve() on the other end in-process, idle timeout 5 s and
- * an error limit of MAX_ERRS (reached only by many short bad lines).
+ * a limit of MAX_ERRS bad commands in a row (reached only by many short
+ * lines that are no command after login).
  * The replies stay far below the socket buffer (SO_SNDBUF raised too),
  * so txn_serve never waits on them; they are read back with
  * MSG_DONTWAIT once it has returned.
@@ -306,7 +307,7 @@ exp_body(size_t i, int top, unsigned long lines)
 struct model {
 	int		 deleted[NMSGS];
 	int		 seen[NMSGS];
-	unsigned	 errors;
+	unsigned	 bad_run;	/* bad commands in a row */
 };
 
 static void
@@ -323,10 +324,18 @@ m_stat(const struct model *m, size_t *count, unsigned long long *octets)
 		}
 }
 
+/* an ordinary -ERR (no such message, a bad number): not counted */
 static void
 m_err(struct model *m, const char *text)
 {
-	m->errors++;
+	exp_line("-ERR %s", text);
+}
+
+/* a line that is no command of this state: counted while in a row */
+static void
+m_bad(struct model *m, const char *text)
+{
+	m->bad_run++;
 	exp_line("-ERR %s", text);
 }
 
@@ -363,13 +372,17 @@ m_command(struct model *m, const char *line, size_t len)
 	r = pop3_parse(copy, len, &req, &err);
 	free(copy);
 	if (r == -1) {
-		m_err(m, err);
+		if (pop3_err_is_bad_command(err))
+			m_bad(m, err);
+		else
+			m_err(m, err);
 		return 0;
 	}
 	if (!pop3_allowed(P3_TRANSACTION, req.cmd)) {
-		m_err(m, "Command not valid in this state");
+		m_bad(m, "Command not valid in this state");
 		return 0;
 	}
+	m->bad_run = 0;
 	switch (req.cmd) {
 	case P3_STAT:
 		m_stat(m, &count, &octets);
@@ -417,7 +430,6 @@ m_command(struct model *m, const char *line, size_t len)
 		if (req.num[0] == 0 || req.num[0] > NMSGS)
 			m_err(m, "no such message");
 		else if (m->deleted[req.num[0] - 1]) {
-			m->errors++;
 			exp_line("-ERR message %lu already deleted", req.num[0]);
 		} else {
 			m->deleted[req.num[0] - 1] = 1;
@@ -478,7 +490,7 @@ m_session(struct model *m, const char *in, size_t n)
 			if (rest < POP3_LINE_MAX)
 				return TXN_DROPPED;	/* EOF mid-line */
 			discard = 1;
-			m_err(m, "line too long");
+			m_bad(m, "line too long");
 		} else {
 			len = (size_t)(lf - (in + pos));
 			if (len > 0 && in[pos + len - 1] == '\r')
@@ -488,7 +500,7 @@ m_session(struct model *m, const char *in, size_t n)
 		}
 		if (quit)
 			return TXN_QUIT;
-		if (m->errors >= MAX_ERRS) {
+		if (m->bad_run >= MAX_ERRS) {
 			exp_line("-ERR Too many errors, closing");
 			return TXN_ERRORS;
 		}

@@ -128,7 +128,7 @@ header_byte(struct fold *f, char c, struct buf *out)
 			return -1;
 		f->held[f->nheld++] = c;
 	} else if (f->nheld > 0)
-		f->held[f->nheld++] = c;	/* nheld < col <= MAX */
+		f->held[f->nheld++] = c;	/* nheld < col < MAX here */
 	else if (buf_addch(out, c) == -1)
 		return -1;
 	f->col++;

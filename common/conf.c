@@ -34,6 +34,7 @@
 #define CONF_DURATION_MAX	(3650LL * 86400)	/* ten years */
 #define CONF_SIZE_MAX		(1ULL << 40)	/* 1 TiB: no sum can overflow */
 #define CONF_MSG_MAX		512
+#define CONF_LINE_LENGTH_MIN	998	/* octets before CRLF (RFC 5321) */
 
 enum conf_type {
 	CT_HOST,	/* one domain name */
@@ -136,6 +137,9 @@ static const struct conf_key conf_keys[] = {
   UMAX, "recipients per message" },
 { "smtp_max_errors", CT_UINT, 0, F(smtp_max_errors), 0, "20", 1, UMAX,
   "errors per SMTP session before disconnect" },
+{ "smtp_line_length_limit", CT_UINT, 0, F(smtp_line_length_limit), 0, "0",
+  0, UMAX, "refuse text lines longer than this many octets before CRLF with "
+  "550 5.6.0 (0: no limit but message_size_limit; else at least 998)" },
 { "smtp_max_sessions", CT_UINT, 0, F(smtp_max_sessions), 0, "1000", 1, UMAX,
   "concurrent SMTP sessions" },
 { "smtp_max_sessions_per_ip", CT_UINT, 0, F(smtp_max_sessions_per_ip), 0,
@@ -689,6 +693,16 @@ conf_load_mem(struct conf *c, const char *name, const char *basedir,
 			ln = seen[conf_key_index("retry_max")];
 		conf_error(err, errlen, name, ln, "retry_min (%llds) is larger "
 		    "than retry_max (%llds)", c->retry_min, c->retry_max);
+		goto fail;
+	}
+	/* RFC 5321 4.5.3.1.6: a server must take 998 octets plus CRLF */
+	if (c->smtp_line_length_limit != 0 &&
+	    c->smtp_line_length_limit < CONF_LINE_LENGTH_MIN) {
+		conf_error(err, errlen, name,
+		    seen[conf_key_index("smtp_line_length_limit")],
+		    "smtp_line_length_limit (%u) must be 0 (no limit) or at "
+		    "least %d (RFC 5321 4.5.3.1.6)", c->smtp_line_length_limit,
+		    CONF_LINE_LENGTH_MIN);
 		goto fail;
 	}
 	if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL)) {

@@ -63,6 +63,7 @@ struct conf {
 	long long	 pop3_idle_timeout;
 	unsigned	 smtp_max_recipients;
 	unsigned	 smtp_max_errors;
+	unsigned	 smtp_line_length_limit;	/* octets before CRLF; 0: none */
 	unsigned	 smtp_max_sessions;
 	unsigned	 smtp_max_sessions_per_ip;
 	unsigned	 pop3_max_sessions;

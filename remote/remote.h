@@ -11,6 +11,7 @@
  *
  *   req.c      the RP_DELIVER payload parser (pure, fuzzed)
  *   reply.c    server replies, EHLO keywords, the dot-stuffing encoder
+ *   fold.c     lines over 998 octets folded before dotenc (pure, fuzzed)
  *   dns.c      MX and address lookups (c-ares on the event loop)
  *   session.c  one delivery: connect, EHLO, STARTTLS, MAIL/RCPT/DATA
  *   main.c     start-up, control channel, the link to kurir-send
@@ -28,6 +29,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "dns.h"
+#include "fold.h"
 #include "remoteproto.h"
 #include "reply.h"
 #include "table.h"
@@ -94,7 +96,8 @@ struct session {
 	size_t		 accepted;	/* recipients with a 2xx to RCPT */
 	char		*result[RP_RCPTS_MAX];	/* "2 ...", "4 ...", "5 ..." */
 	long long	 body_off;	/* message bytes read so far */
-	struct dotenc	 enc;
+	struct fold	 fold;		/* first: lines over 998 octets */
+	struct dotenc	 enc;		/* then: CRLF and dot-stuffing */
 	int		 committed;	/* the final "." was sent */
 	int		 mail_failed;	/* MAIL refused: send nothing more */
 	int		 abandoned;	/* its kurir-send is gone */

@@ -9,8 +9,10 @@
  * to plain text on the same host when the handshake fails), EHLO again,
  * then one transaction: MAIL FROM (SIZE, BODY=8BITMIME, SMTPUTF8 as
  * offered), every RCPT, DATA; pipelined when offered.  The message is
- * read from the queue entry in chunks, sent with CRLF line ends and
- * dot-stuffed.  Every reply is parsed with bounds (reply.c); a
+ * read from the queue entry in chunks, its lines over 998 octets folded
+ * (fold.c: RFC 5321 4.5.3.1.6 allows no more on the wire, and kurir
+ * accepts longer ones), sent with CRLF line ends and dot-stuffed; no
+ * line is ever held whole.  Every reply is parsed with bounds (reply.c); a
  * malformed or oversized reply, a timeout, or plain text left over after
  * "220" to STARTTLS ends the attempt with that host.
  *
@@ -341,6 +343,30 @@ sess_send_next(struct session *s)
 	return 0;
 }
 
+/*
+ * Fold, then encode: what fold.c makes of a chunk goes through a
+ * scratch buffer into dotenc.  A chunk grows by at most two octets per
+ * 998 and the bytes fold.c held back (under 998), so the cap is never
+ * met; it is there so that a bug cannot grow the buffer.
+ */
+static int
+sess_body_add(struct session *s, const char *p, size_t n, int end)
+{
+	/* one process, one loop: shared by all sessions, empty between */
+	static struct buf folded = { .max = 2 * REMOTE_CHUNK +
+	    FOLD_LINE_MAX };
+	int r;
+
+	buf_reset(&folded);
+	r = fold_add(&s->fold, p, n, &folded);
+	if (r == 0 && end)
+		r = fold_end(&s->fold, &folded);
+	if (r == 0)
+		r = dotenc_add(&s->enc, folded.data, folded.len, &s->out);
+	buf_reset(&folded);
+	return r;
+}
+
 /* Fill the output with the next part of the message. */
 static int
 sess_body_fill(struct session *s)
@@ -359,11 +385,18 @@ sess_body_fill(struct session *s)
 			continue;
 		if (n <= 0)
 			return -1;	/* the entry is shorter than promised */
-		if (dotenc_add(&s->enc, chunk, (size_t)n, &s->out) == -1)
-			return -1;
 		s->body_off += n;
+		if (sess_body_add(s, chunk, (size_t)n,
+		    s->body_off == s->req.size) == -1)
+			return -1;
 	}
 	if (s->body_off == s->req.size && s->state == SS_BODY) {
+		if (s->req.size == 0 && sess_body_add(s, NULL, 0, 1) == -1)
+			return -1;
+		if (s->fold.folds > 0)
+			log_info("%s: %s: %llu line end%s inserted to keep "
+			    "lines within 998 octets", s->req.domain, s->peer,
+			    s->fold.folds, s->fold.folds == 1 ? "" : "s");
 		if (dotenc_end(&s->enc, &s->out) == -1)
 			return -1;
 		s->state = SS_DOT;	/* the "." is queued: committed soon */
@@ -538,6 +571,7 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 				return -1;
 			}
 			s->state = SS_BODY;
+			fold_init(&s->fold);
 			dotenc_init(&s->enc);
 			s->body_off = 0;
 			if (sess_body_fill(s) == -1) {

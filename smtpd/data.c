@@ -125,7 +125,7 @@ data_begin(struct session *s)
 		next_txn = 1;
 	s->qtxn = next_txn;
 	s->msg_bytes = 0;
-	textdec_init(&s->dec);
+	textdec_init(&s->dec, S.conf.smtp_line_length_limit);
 	r = peer_send(&S.queue, QP_MAIL, s->qtxn, s->sender, strlen(s->sender));
 	for (i = 0; r == 0 && i < s->nrcpts; i++)
 		r = peer_send(&S.queue, QP_RCPT, s->qtxn, s->rcpts[i],
@@ -190,8 +190,8 @@ data_end(struct session *s)
 		session_error(s, "550 5.6.0 Error: NUL byte in message text");
 		break;
 	case ME_LONG_LINE:
-		session_error(s, "550 5.6.0 Error: text line longer than %d "
-		    "octets", TEXTDEC_LINE_MAX);
+		session_error(s, "550 5.6.0 Error: text line longer than %zu "
+		    "octets plus CRLF", s->dec.line_max);
 		break;
 	default:
 		session_reply(s, "451 4.3.0 Error: queue unavailable, try later");

@@ -8,12 +8,22 @@
  * second message can be smuggled inside one (and no other server that
  * reads our output can be fooled either).  A stuffed dot at the start of
  * a line is removed, exactly one (RFC 5321 4.5.2).
+ *
+ * Line length: by default (line_max 0) a line may be as long as the
+ * message, as Postfix and the hosts people use accept (RFC 5321
+ * 4.5.3.1 asks for no limits that can be avoided); text is passed on in
+ * runs, so no line is ever held whole.  With smtp_line_length_limit set,
+ * a longer line makes the message refused (550 5.6.0).
  */
+#include <stdint.h>
+
 #include "textdec.h"
 
 void
-textdec_init(struct textdec *d)
+textdec_init(struct textdec *d, size_t line_max)
 {
+	/* SIZE_MAX - 1 is as good as no limit and keeps line_max + 1 safe */
+	d->line_max = line_max < SIZE_MAX ? line_max : SIZE_MAX - 1;
 	d->line_start = 1;
 	d->line_len = 0;
 	d->cr_pending = 0;
@@ -37,24 +47,29 @@ emit(struct textdec *d, textdec_emit fn, void *arg, const char *p, size_t n)
 static void
 line_grow(struct textdec *d, size_t k)
 {
-	d->line_len += k;
-	/* 998 characters plus CRLF make the 1000-octet limit */
-	if (d->line_len > TEXTDEC_LINE_MAX - 2)
+	if (d->line_max == 0)
+		return;		/* no limit: nothing to count */
+	/* saturate: the count only has to tell "over the limit" */
+	d->line_len = k > SIZE_MAX - d->line_len ? SIZE_MAX : d->line_len + k;
+	if (d->line_len > d->line_max)
 		textdec_flag(d, ME_LONG_LINE);
 }
 
 /*
  * Ordinary text of the current line: emitted only up to the octet that
  * crosses the limit, so how the input was split into reads never changes
- * what reaches the caller.
+ * what reaches the caller.  Without a limit, all of it.
  */
 static void
 text_run(struct textdec *d, textdec_emit fn, void *arg, const char *p,
     size_t k)
 {
-	size_t room = d->line_len < TEXTDEC_LINE_MAX - 1 ?
-	    TEXTDEC_LINE_MAX - 1 - d->line_len : 0;
+	size_t room = k;
 
+	/* line_max < SIZE_MAX (textdec_init), so line_max + 1 is safe */
+	if (d->line_max != 0)
+		room = d->line_len <= d->line_max ?
+		    d->line_max + 1 - d->line_len : 0;
 	emit(d, fn, arg, p, k < room ? k : room);
 	line_grow(d, k);
 }

@@ -6,6 +6,11 @@
  * remembers the first reason the message must be refused.  Kept apart
  * so that the part of SMTP where smuggling lives is unit-tested and
  * fuzzed on its own.
+ *
+ * Streaming: text is emitted in runs as it arrives, never collected
+ * into lines, so a line of any length costs no memory here; at most the
+ * last two bytes of a read (a "." or CR at the start of a line or of a
+ * CRLF) are left for the caller to offer again.
  */
 #ifndef KURIR_TEXTDEC_H
 #define KURIR_TEXTDEC_H
@@ -18,22 +23,25 @@ enum msg_error {
 	ME_TOO_BIG,		/* 552 5.3.4 (set by the caller's emit) */
 	ME_BARE_EOL,		/* bare CR or LF: SMTP smuggling defence */
 	ME_NUL,			/* NUL byte */
-	ME_LONG_LINE,		/* text line over 1000 octets with CRLF */
+	ME_LONG_LINE,		/* text line over the configured limit */
 	ME_QUEUE,		/* the queue link failed: 451 (set by the caller) */
 };
-
-#define TEXTDEC_LINE_MAX	1000	/* RFC 5321 4.5.3.1.6, with CRLF */
 
 typedef void (*textdec_emit)(void *arg, const char *p, size_t n);
 
 struct textdec {
 	int		 line_start;	/* at the start of a line (after CRLF) */
-	size_t		 line_len;	/* octets of the current line so far */
+	size_t		 line_max;	/* octets a line may have before its
+					 * CRLF (a stuffed dot not counted);
+					 * 0: any (smtp_line_length_limit) */
+	size_t		 line_len;	/* octets of the current line so
+					 * far (only with a limit; saturates) */
 	int		 cr_pending;	/* BDAT: the last byte seen was CR */
 	enum msg_error	 error;		/* first reason to refuse; emit stops */
 };
 
-void	textdec_init(struct textdec *);
+/* line_max: as smtp_line_length_limit, 0 for no limit. */
+void	textdec_init(struct textdec *, size_t line_max);
 /* Record a reason to refuse (the first one wins); emit stops. */
 void	textdec_flag(struct textdec *, enum msg_error);
 /*

@@ -97,6 +97,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.pop3_idle_timeout, 600);
 	ck_assert_uint_eq(c.smtp_max_recipients, 100);
 	ck_assert_uint_eq(c.smtp_max_errors, 20);
+	ck_assert_uint_eq(c.smtp_line_length_limit, 0);	/* no limit */
 	ck_assert_uint_eq(c.smtp_max_sessions, 1000);
 	ck_assert_uint_eq(c.smtp_max_sessions_per_ip, 20);
 	ck_assert_uint_eq(c.pop3_max_sessions, 1000);
@@ -157,6 +158,7 @@ static const char good_conf[] =
     "pop3_idle_timeout = 2\n"
     "smtp_max_recipients = 50\n"
     "smtp_max_errors = 5\n"
+    "smtp_line_length_limit = 998\n"
     "smtp_max_sessions = 7\n"
     "smtp_max_sessions_per_ip = 3\n"
     "pop3_max_sessions = 8\n"
@@ -200,6 +202,7 @@ check_good(const struct conf *c)
 	ck_assert_int_eq(c->pop3_idle_timeout, 2);
 	ck_assert_uint_eq(c->smtp_max_recipients, 50);
 	ck_assert_uint_eq(c->smtp_max_errors, 5);
+	ck_assert_uint_eq(c->smtp_line_length_limit, 998);
 	ck_assert_uint_eq(c->smtp_max_sessions, 7);
 	ck_assert_uint_eq(c->smtp_max_sessions_per_ip, 3);
 	ck_assert_uint_eq(c->pop3_max_sessions, 8);
@@ -390,6 +393,15 @@ static const struct {
 	  "retry_min (7200s) is larger than retry_max (3600s)" },
 	{ "retry_max = 1h\n\nretry_min = 2h\n", 3, "is larger than" },
 	{ "retry_max = 30s\n# x\n", 1, "retry_min (60s) is larger" },
+	{ "smtp_line_length_limit = 0\n", 0, NULL },
+	{ "smtp_line_length_limit = 998\n", 0, NULL },
+	{ "smtp_line_length_limit = 1000000\n", 0, NULL },
+	{ "# c\nsmtp_line_length_limit = 997\n", 2,
+	  "smtp_line_length_limit (997) must be 0 (no limit) or at least 998" },
+	{ "smtp_line_length_limit = 1\n", 1, "at least 998" },
+	{ "smtp_line_length_limit = 1000001\n", 1, "bad number" },
+	{ "smtp_line_length_limit = -1\n", 1, "bad number" },
+	{ "smtp_line_length_limit = 2k\n", 1, "bad number" },
 	{ "# c\ntls_cert_file = /x.pem\n", 2, "must be set together" },
 	{ "tls_key_file = /x.pem\n", 1, "must be set together" },
 	{ "state_dir = /" "0123456789012345678901234567890123456789"

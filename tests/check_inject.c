@@ -181,6 +181,42 @@ START_TEST(read_large)
 }
 END_TEST
 
+/* Lines of 2,000 and 100,000 octets, LF or CRLF: kept byte-exact. */
+START_TEST(read_long_lines)
+{
+	static const size_t lens[] = { 2000, 100000 };
+	struct inject_opts o = opts();
+	struct inject ij;
+	size_t k, i, n, want;
+	char *in, *out;
+	int crlf;
+
+	for (k = 0; k < 2; k++)
+		for (crlf = 0; crlf <= 1; crlf++) {
+			in = malloc(lens[k] + 32);
+			out = malloc(lens[k] + 32);
+			ck_assert_ptr_nonnull(in);
+			ck_assert_ptr_nonnull(out);
+			n = (size_t)snprintf(in, 32, "Subject: x%s%s",
+			    crlf ? "\r\n" : "\n", crlf ? "\r\n" : "\n");
+			want = (size_t)snprintf(out, 32, "Subject: x\n\n");
+			for (i = 0; i < lens[k]; i++)
+				in[n++] = out[want++] = (char)('a' + i % 26);
+			memcpy(in + n, crlf ? "\r\nend\r\n" : "\nend\n",
+			    crlf ? 7 : 5);
+			n += crlf ? 7 : 5;
+			memcpy(out + want, "\nend\n", 5);
+			want += 5;
+			ck_assert_int_eq(feed(&ij, in, n, &o), 0);
+			ck_assert_uint_eq(ij.msg.len, want);
+			ck_assert_int_eq(memcmp(ij.msg.data, out, want), 0);
+			inject_free(&ij);
+			free(in);
+			free(out);
+		}
+}
+END_TEST
+
 /* ---- recipients ---- */
 
 START_TEST(rcpt_extract)
@@ -518,6 +554,7 @@ inject_suite(void)
 	tcase_add_test(tr, read_dot);
 	tcase_add_test(tr, read_size_cap);
 	tcase_add_test(tr, read_large);
+	tcase_add_test(tr, read_long_lines);
 	tcase_add_test(tc, rcpt_extract);
 	tcase_add_test(tc, rcpt_resent);
 	tcase_add_test(tc, rcpt_no_extract);

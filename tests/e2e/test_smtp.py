@@ -878,12 +878,14 @@ class BdatTest(SMTPHostCase):
         self.assertReply(r, 550, "5.6.0")
         self.assertQueueEmpty()
 
+    # long lines: BdatLineLimitTest (no limit by default)
+    early_bad = (b"Subject: one\r\n\r\na\x00b\r\n",
+                 b"Subject: one\r\n\r\nbare\nLF\r\n")
+
     def test_error_in_early_chunk_refuses_message(self):
         """A bad first chunk is not forgotten when a later chunk is fine:
         the whole message is refused, nothing (no tail) is queued."""
-        for first in (b"Subject: one\r\n\r\na\x00b\r\n",
-                      b"Subject: one\r\n\r\nbare\nLF\r\n",
-                      b"Subject: one\r\n\r\n" + b"x" * 1200 + b"\r\n"):
+        for first in self.early_bad:
             with self.subTest(first=first[:40]):
                 self.c = self.client()
                 self.c.ehlo()
@@ -902,6 +904,42 @@ class BdatTest(SMTPHostCase):
         self.assertReply(r, 250)
         self.assertEqual(self.stored(r.lines[0].split()[-1])[1],
                          b"Subject: big\n\n" + body.replace(b"\r\n", b"\n"))
+
+    def test_long_line_taken(self):
+        """No smtp_line_length_limit: a 2000-octet line across chunks."""
+        r = self.bdat(b"Subject: long\r\n\r\n" + b"x" * 1200)
+        self.assertReply(r, 250)
+        r = self.bdat(b"y" * 800 + b"\r\n", last=True)
+        self.assertReply(r, 250)
+        self.assertEqual(self.stored(r.lines[0].split()[-1])[1],
+                         b"Subject: long\n\n" + b"x" * 1200 + b"y" * 800 +
+                         b"\n")
+
+
+class BdatLineLimitTest(SMTPHostCase):
+    """BDAT with smtp_line_length_limit = 998: a long line in an early
+    chunk refuses the whole message, as a NUL or a bare LF does."""
+    host_users = {"alice": "pw-alice"}
+    host_extra = {"smtp_line_length_limit": "998"}
+    bdat = BdatTest.bdat
+    early_bad = (b"Subject: one\r\n\r\n" + b"x" * 1200 + b"\r\n",
+                 b"Subject: one\r\n\r\n" + b"x" * 999,
+                 b"Subject: one\r\n\r\na\x00b\r\n")
+    test_error_in_early_chunk_refuses_message = \
+        BdatTest.test_error_in_early_chunk_refuses_message
+
+    def setUp(self):
+        super().setUp()
+        self.c = self.client()
+        self.c.ehlo()
+        self.c.expect("MAIL FROM:<s@remote.test>", 250)
+        self.c.expect("RCPT TO:<alice@example.test>", 250)
+
+    def test_998_taken(self):
+        r = self.bdat(b"Subject: ok\r\n\r\n" + b"x" * 500)
+        self.assertReply(r, 250)
+        r = self.bdat(b"y" * 498 + b"\r\n", last=True)
+        self.assertReply(r, 250)
 
 
 class RealClientTest(SMTPHostCase):

@@ -2,7 +2,8 @@
 
 Each limit of SPEC.md and issue 3 with a small configured value (and the
 default where cheap): command line 512 octets, NUL and bare CR in
-commands, text line 1000 octets, message_size_limit (SIZE= early,
+commands, text lines (any length by default; smtp_line_length_limit
+998 refuses longer), message_size_limit (SIZE= early,
 oversize DATA/BDAT after reading to the end, session usable after),
 smtp_max_recipients, smtp_max_errors, smtp_command_timeout,
 smtp_data_timeout, smtp_max_sessions, smtp_max_sessions_per_ip, talking
@@ -88,8 +89,25 @@ class CommandLineTest(SMTPHostCase):
         self.assertIn(r.code, (250, 500), r)
 
 
-class TextLineTest(SMTPHostCase):
+class TextLineDefaultTest(SMTPHostCase):
+    """No smtp_line_length_limit: lines of any length are taken."""
     host_users = {"alice": "pw"}
+
+    def test_long_lines_accepted(self):
+        c = self.client()
+        c.ehlo()
+        for line in (b"x" * 999, b"Subject: " + b"y" * 990, b"z" * 50000):
+            body = b"Subject: long\r\n\r\n" + line + b"\r\nmore\r\n"
+            qid = c.mail_transaction("s@remote.test", ["alice@example.test"],
+                                     body)
+            self.assertEqual(self.stored(qid)[1], b"Subject: long\n\n" +
+                             line + b"\nmore\n")
+
+
+class TextLineTest(SMTPHostCase):
+    """smtp_line_length_limit = 998: RFC 5321's 1000 octets with CRLF."""
+    host_users = {"alice": "pw"}
+    host_extra = {"smtp_line_length_limit": "998"}
 
     def test_1000_octets_accepted(self):
         c = self.client()
@@ -115,7 +133,8 @@ class TextLineTest(SMTPHostCase):
         for line in (b"x" * 999, b"Subject: " + b"y" * 990, b"z" * 50000):
             begin_data(c)
             c.send(b"Subject: long\r\n\r\n" + line + b"\r\nmore\r\n.\r\n")
-            self.assertReply(c.reply(), 550, "5.6.0")
+            self.assertReply(c.reply(), 550, "5.6.0 Error: text line longer "
+                             "than 998 octets plus CRLF")
         self.assertQueueEmpty()
         # the session stays usable
         c.mail_transaction("s@remote.test", ["alice@example.test"],

@@ -4,7 +4,10 @@
  *
  * Input: one mode byte, eight bytes that choose the sizes of the reads,
  * then the message bytes.  Mode bit 0 picks DATA or BDAT; in BDAT mode
- * bit 1 says whether BDAT LAST follows.  The text is decoded at once and
+ * bit 1 says whether BDAT LAST follows; bits 2-3 pick the line limit
+ * (smtp_line_length_limit): none (the default), 998, and small ones
+ * (8, 64; the decoder takes any, the config refuses them) so that short
+ * inputs reach the limit too.  The text is decoded at once and
  * again in the chosen pieces (what the decoder leaves unused is offered
  * again with the next piece, as session.c does), and checked against a
  * small reference decoder written from RFC 5321 and textdec.h.  Aborts
@@ -13,8 +16,10 @@
  * is a prefix of the text at once); the output holds a CR or a NUL; more
  * than 2 bytes are kept back; used > n; "done" without the consumed bytes
  * ending in <CRLF>.<CRLF> (or being exactly ".<CRLF>"); a bare CR or LF
- * or a NUL before the end with no error; or any difference from the
- * reference (end, used, error, and the text up to the error).
+ * or a NUL before the end with no error; ME_LONG_LINE without a limit;
+ * or any difference from the reference (end, used, error, and the text
+ * up to the error): without a limit, lines of any length come out
+ * byte-exact.
  * Seeds: tests/fuzz/corpus/textdec/.
  */
 #include <stdint.h>
@@ -24,7 +29,9 @@
 #include "../../smtpd/textdec.c"
 
 #define HDR		9
-#define LINE_OCTETS	(TEXTDEC_LINE_MAX - 2)
+
+/* the limit for this input (mode bits 2-3); 0: none */
+static size_t line_max;
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -65,7 +72,7 @@ static void
 run_init(struct run *r, struct textdec *d, size_t n)
 {
 	memset(r, 0, sizeof(*r));
-	textdec_init(d);
+	textdec_init(d, line_max);
 	r->o.d = d;
 	r->o.cap = n;
 	if ((r->o.p = malloc(n == 0 ? 1 : n)) == NULL)
@@ -134,8 +141,8 @@ data_pieces(const char *in, size_t n, const uint8_t *sel, struct run *r)
  * The reference: split the wire text at CRLF only.  A line that is
  * exactly "." ends the text; a line starting with "." loses that dot;
  * within a line every CR or LF is bare, a NUL is refused, and more than
- * LINE_OCTETS octets (the stuffed dot not counted, RFC 5321) is too
- * long; the first reason wins and ends the output.  An unfinished last
+ * line_max octets (the stuffed dot not counted, RFC 5321) is too long
+ * when there is a limit; the first reason wins and ends the output.  An unfinished last
  * line is taken as far as it can be decided.
  */
 static void
@@ -182,7 +189,8 @@ reference(const char *in, size_t n, int bdat, int last, struct run *r)
 			if (bdat ? (in[j] != '\r' && in[j] != '\n' &&
 			    in[j] != '\0') : !(stuffed && j == pos))
 				octets++;
-			if (octets > LINE_OCTETS && r->error == ME_NONE)
+			if (line_max != 0 && octets > line_max &&
+			    r->error == ME_NONE)
 				r->error = ME_LONG_LINE;
 		}
 		r->used = take;
@@ -209,6 +217,8 @@ same(const struct run *a, const struct run *b)
 static void
 clean(const struct run *r)
 {
+	if (line_max == 0 && r->error == ME_LONG_LINE)
+		abort();
 	if (memchr(r->o.p, '\r', r->o.len) != NULL ||
 	    memchr(r->o.p, '\0', r->o.len) != NULL)
 		abort();
@@ -304,6 +314,7 @@ fuzz_bdat(const char *in, size_t n, const uint8_t *sel, int last)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const size_t limits[] = { 0, 998, 8, 64 };
 	const uint8_t *sel;
 	char *in;
 	size_t n;
@@ -312,6 +323,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < HDR)
 		return 0;
 	mode = data[0];
+	line_max = limits[(mode >> 2) & 3];
 	sel = data + 1;
 	n = size - HDR;
 	/* an exact-size copy: ASan sees any read past the end */

@@ -81,8 +81,9 @@ clock_next(struct session *s)
 		if (s->data_due == 0)
 			s->data_due = deadline_in(now,
 			    S.conf.smtp_data_timeout);
-	} else if (s->state != S_CLOSING && s->state != S_GREET_PAUSE) {
-		/* S_CMD, S_AUTH, and a STARTTLS handshake (S_TLS) */
+	} else if (s->state != S_GREET_PAUSE) {
+		/* S_CMD, S_AUTH, a STARTTLS handshake (S_TLS), and the flush
+		 * of a last reply (S_CLOSING) to a client slow to read it */
 		s->cmd_due = deadline_in(now, S.conf.smtp_command_timeout);
 		if (!s->bdat_used)
 			s->data_due = 0;	/* no message text under way */

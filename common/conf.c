@@ -131,6 +131,9 @@ static const struct conf_key conf_keys[] = {
   "300s", 1, DMAX, "wait this long for an SMTP command (RFC 5321 4.5.3.2)" },
 { "smtp_data_timeout", CT_DURATION, 0, F(smtp_data_timeout), 0, "600s", 1,
   DMAX, "wait this long for each DATA block (RFC 5321 4.5.3.2)" },
+{ "smtp_min_data_rate", CT_UINT, 0, F(smtp_min_data_rate), 0, "500", 1, UMAX,
+  "bytes per second of message text that each buy 1/rate s more time "
+  "(kurir-smtpd's DATA and BDAT deadline)" },
 { "pop3_idle_timeout", CT_DURATION, 0, F(pop3_idle_timeout), 0, "600s", 1,
   DMAX, "close an idle POP3 session (RFC 1939: at least 10 minutes)" },
 { "smtp_max_recipients", CT_UINT, 0, F(smtp_max_recipients), 0, "100", 1,

@@ -60,6 +60,7 @@ struct conf {
 	long long	 smtp_greet_pause;	/* seconds; 0: off */
 	long long	 smtp_command_timeout;
 	long long	 smtp_data_timeout;
+	unsigned	 smtp_min_data_rate;	/* bytes/s in DATA and BDAT */
 	long long	 pop3_idle_timeout;
 	unsigned	 smtp_max_recipients;
 	unsigned	 smtp_max_errors;

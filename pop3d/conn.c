@@ -118,10 +118,13 @@ conn_accept_cb(evutil_socket_t lfd, short what, void *arg)
 }
 
 /*
- * The clock: idle time in the AUTHORIZATION state (RFC 1939 section 3:
- * at least 10 minutes by default); our own helpers' answer while a login
- * is in flight; and, once proxied, a backstop behind the session
- * process, which keeps the idle clock itself.
+ * The clock: in the AUTHORIZATION state, the deadline for the next
+ * command (RFC 1939 section 3: at least 10 minutes by default), armed at
+ * the greeting and when a command has been handled, never by a read: a
+ * line must be complete by then however slowly it trickles in (issue
+ * 12).  While a login is in flight, our own helpers' answer; once
+ * proxied, a backstop behind the session process, which keeps the
+ * command clock itself.
  */
 void
 conn_arm_timer(struct psession *s)
@@ -309,6 +312,11 @@ conn_process(struct psession *s)
 			continue;
 		}
 		authz_line(s, s->in.data, len);
+		/* handled: the next command (or the STLS handshake) has
+		 * the whole timeout from now; a login armed its own wait */
+		if (s->state == PS_AUTHZ || s->state == PS_AUTH_CONT ||
+		    s->state == PS_TLS)
+			conn_arm_timer(s);
 		buf_drain(&s->in, used);
 		/* the line may have held a password: wipe what drain left */
 		explicit_bzero(s->in.data + s->in.len, used);
@@ -361,11 +369,12 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(s, n == 0 ? "lost connection" : "read error");
 		return;
 	}
-	conn_arm_timer(s);
 	if (s->state == PS_PROXY) {
+		conn_arm_timer(s);	/* traffic: the backstop waits */
 		proxy_client_input(s);
 		return;
 	}
+	/* a read moves no deadline: only a whole command does */
 	conn_process(s);
 	if (s->state == PS_TLS)
 		conn_start_tls(s);

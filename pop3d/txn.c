@@ -67,7 +67,10 @@ struct txn {
 	size_t			 in_len;
 	int			 eof;		/* the client shut its side */
 	int			 discard;	/* skipping a long line up to LF */
-	long long		 deadline;	/* idle limit (monotonic ms), -1 none */
+	/* the next command must be complete by then (monotonic ms; -1:
+	 * none): set when the last reply went out, never moved by a read,
+	 * so a line trickled a byte at a time cannot hold the session */
+	long long		 deadline;
 	unsigned		 bad_run;	/* bad commands in a row */
 	int			 done;		/* end and why are set */
 	enum txn_end		 end;
@@ -247,7 +250,7 @@ txn_flush(struct txn *t)
 			return txn_finish(t, TXN_DROPPED, "dropped");
 	}
 	buf_reset(&t->out);
-	/* the reply went out: the idle clock starts again from here */
+	/* the reply went out: the next command's clock starts from here */
 	t->deadline = txn_deadline(t);
 	return 0;
 }
@@ -747,6 +750,7 @@ txn_loop(struct txn *t)
 			txn_finish(t, TXN_DROPPED, "dropped");
 			return;
 		}
+		/* partial input leaves t->deadline as it was */
 		if ((rev = txn_poll(t, POLLIN, t->deadline)) == 0) {
 			/* RFC 1939 3: close without a response */
 			txn_finish(t, TXN_DROPPED, "timeout");

@@ -10,9 +10,11 @@
 #define KURIR_POP3D_TXN_H
 
 struct txn_limits {
-	long long	 idle_timeout;	/* seconds without a command, or
-					 * without progress writing a reply:
-					 * close silently (RFC 1939 3) */
+	long long	 idle_timeout;	/* seconds from a reply to the next
+					 * whole command line (however it
+					 * trickles in), or without progress
+					 * writing a reply: close silently
+					 * (RFC 1939 3) */
 	unsigned	 max_errors;	/* bad commands in a row (unknown,
 					 * not valid after login, overlong)
 					 * before disconnect; 0: no limit */

@@ -25,7 +25,8 @@ cmd_greet(struct session *s)
 	s->state = S_CMD;
 	session_reply(s, "220 %s ESMTP kurir", S.conf.hostname);
 	session_flush(s);
-	session_arm_timer(s);
+	/* from here the client has smtp_command_timeout for a command */
+	clock_next(s);
 }
 
 static int
@@ -214,7 +215,6 @@ cmd_data(struct session *s, const struct smtp_cmd *c)
 		s->n_data++;
 		s->state = S_DATA;
 		session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-		session_arm_timer(s);
 		return;
 	}
 	if (!s->bdat_used)
@@ -223,7 +223,6 @@ cmd_data(struct session *s, const struct smtp_cmd *c)
 	s->bdat_left = s->bdat_size = c->chunk;
 	s->bdat_last = c->last;
 	s->state = S_BDAT;
-	session_arm_timer(s);
 	/* an empty chunk: nothing to read (RFC 3030 allows it, LAST or not) */
 	if (c->chunk == 0) {
 		if (c->last)

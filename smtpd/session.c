@@ -6,6 +6,8 @@
  * command lines by SMTP_LINE_MAX, message text by the DATA decoder, and
  * the input buffer itself by a cap; output is buffered and flushed when
  * the input is exhausted (RFC 2920 pipelining) or a reply must wait.
+ * Time is bounded too: clock.c says when each step must be done by, and
+ * this file tells it each time a step is done.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -136,21 +138,10 @@ smtpd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	s->reading = 1;
 	if (!s->relay_client && S.conf.smtp_greet_pause > 0) {
 		/* talkers before the greeting are bots: see session_process */
-		struct timeval tv = { S.conf.smtp_greet_pause, 0 };
 		s->state = S_GREET_PAUSE;
-		evtimer_add(s->ev_timer, &tv);
+		clock_greet_pause(s);
 	} else
 		cmd_greet(s);
-}
-
-void
-session_arm_timer(struct session *s)
-{
-	struct timeval tv = { 0, 0 };
-
-	tv.tv_sec = (s->state == S_DATA || s->state == S_BDAT) ?
-	    S.conf.smtp_data_timeout : S.conf.smtp_command_timeout;
-	evtimer_add(s->ev_timer, &tv);
 }
 
 static void
@@ -158,21 +149,16 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 
+	/* message text that kept coming earned more time: not yet */
+	if (!clock_expired(s))
+		return;
 	if (s->state == S_GREET_PAUSE) {
 		cmd_greet(s);
 		return;
 	}
 	if (s->awaiting) {
-		struct timeval now;
-
-		/* our own peer is slow: keep the client's clock from running,
-		 * but not for ever - a lost answer must not pin the session */
-		gettimeofday(&now, NULL);
-		if (now.tv_sec - s->await_since.tv_sec <
-		    2 * S.conf.smtp_command_timeout) {
-			session_arm_timer(s);
-			return;
-		}
+		/* our own peer is slow; the client's clock was stopped, but a
+		 * lost answer must not pin the session for ever */
 		log_warnx("[%s] no answer from %s; giving up", s->ip,
 		    s->awaiting == AWAIT_COMMIT ? "kurir-queue" : "kurir-auth");
 		session_reply(s, "451 4.3.0 %s Error: internal timeout",
@@ -205,6 +191,7 @@ session_reset_txn(struct session *s)
 	s->bdat_left = 0;
 	s->bdat_last = 0;
 	buf_reset(&s->chunk);
+	s->data_due = 0;
 	/* a transaction open at the queue is abandoned: nothing was promised */
 	data_abort(s);
 }
@@ -213,7 +200,7 @@ void
 session_await(struct session *s, enum await_kind kind)
 {
 	s->awaiting = kind;
-	gettimeofday(&s->await_since, NULL);
+	clock_await(s);
 }
 
 void
@@ -350,6 +337,8 @@ session_process(struct session *s)
 		if (s->state == S_DATA) {
 			used = data_consume(s, s->in.data, s->in.len);
 			buf_drain(&s->in, used);
+			if (s->state != S_DATA)
+				clock_next(s);	/* the text is complete */
 			if (used == 0)
 				break;
 			continue;
@@ -358,13 +347,17 @@ session_process(struct session *s)
 			used = s->in.len < s->skip_left ? s->in.len :
 			    (size_t)s->skip_left;
 			buf_drain(&s->in, used);
-			if ((s->skip_left -= used) == 0)
+			if ((s->skip_left -= used) == 0) {
 				s->state = S_CMD;
+				clock_next(s);
+			}
 			continue;
 		}
 		if (s->state == S_BDAT) {
 			used = bdat_consume(s, s->in.data, s->in.len);
 			buf_drain(&s->in, used);
+			if (s->state != S_BDAT)
+				clock_next(s);	/* the chunk is complete */
 			if (used == 0)
 				break;
 			continue;
@@ -394,6 +387,9 @@ session_process(struct session *s)
 			continue;
 		}
 		session_line(s, s->in.data, len);
+		/* the command is handled: the next one's clock starts now
+		 * (pipelined lines each start it as they are taken) */
+		clock_next(s);
 		/* the handler may have closed or switched to TLS */
 		if (s->state == S_TLS)
 			return;
@@ -406,6 +402,8 @@ void
 session_resume(struct session *s)
 {
 	s->awaiting = 0;
+	/* the reply is queued: the client's clock runs again, afresh */
+	clock_next(s);
 	if (S.stopping) {
 		/* the answer it waited for is out; now it goes too */
 		session_reply(s, "421 4.3.2 %s Service shutting down",
@@ -445,8 +443,8 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, n == 0 ? "lost connection" : "read error");
 		return;
 	}
-	if (s->state != S_GREET_PAUSE)
-		session_arm_timer(s);
+	/* a read moves no command deadline; message text earns time */
+	clock_input(s, (size_t)n);
 	session_process(s);
 	if (session_write_some(s) == -1) {
 		session_close(s, "write error");
@@ -506,7 +504,7 @@ session_start_tls(struct session *s)
 	s->auth_user[0] = '\0';
 	session_reset_txn(s);
 	event_del(s->ev_write);
-	session_arm_timer(s);
+	clock_next(s);
 	/* OpenSSL reads record by record: any EHLO sent right after the
 	 * handshake is still in the socket and wakes the read event */
 }

@@ -66,7 +66,10 @@ struct session {
 	/* waiting for kurir-queue or kurir-auth (AWAIT_*): input pauses, and
 	 * an answer is taken only by the wait it belongs to */
 	int		 awaiting;
-	struct timeval	 await_since;
+	/* deadlines, monotonic ms (clock.c) */
+	long long	 cmd_due;	/* the next command; the greeting pause */
+	long long	 data_due;	/* message text; 0: none under way */
+	long long	 await_due;	/* a peer's answer (AWAIT_*) */
 	/* greeting and authentication */
 	char		 helo[256];
 	int		 esmtp;
@@ -139,13 +142,19 @@ void	 session_error(struct session *, const char *fmt, ...)
 void	 session_resume(struct session *);
 void	 session_close(struct session *, const char *why);
 void	 session_flush(struct session *);
-void	 session_arm_timer(struct session *);
 struct session *session_find(uint32_t id);
 void	 session_reset_txn(struct session *);
 void	 session_start_tls(struct session *);
 void	 session_await(struct session *, enum await_kind);
 void	 sessions_kick(void);
 void	 smtpd_stop(void);
+
+/* clock.c */
+void	 clock_greet_pause(struct session *);
+void	 clock_next(struct session *);
+void	 clock_await(struct session *);
+void	 clock_input(struct session *, size_t);
+int	 clock_expired(struct session *);
 
 /* cmd.c */
 void	 cmd_line(struct session *, const char *, size_t);

@@ -94,6 +94,7 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(c.pop3_user.spec);
 	ck_assert_int_eq(c.smtp_command_timeout, 300);
 	ck_assert_int_eq(c.smtp_data_timeout, 600);
+	ck_assert_uint_eq(c.smtp_min_data_rate, 500);
 	ck_assert_int_eq(c.pop3_idle_timeout, 600);
 	ck_assert_uint_eq(c.smtp_max_recipients, 100);
 	ck_assert_uint_eq(c.smtp_max_errors, 20);
@@ -155,6 +156,7 @@ static const char good_conf[] =
     "pop3_user =\n"
     "smtp_command_timeout = 5m\n"
     "smtp_data_timeout = 10M\n"
+    "smtp_min_data_rate = 2000\n"
     "pop3_idle_timeout = 2\n"
     "smtp_max_recipients = 50\n"
     "smtp_max_errors = 5\n"
@@ -199,6 +201,7 @@ check_good(const struct conf *c)
 	ck_assert_ptr_null(c->pop3_user.spec);
 	ck_assert_int_eq(c->smtp_command_timeout, 300);
 	ck_assert_int_eq(c->smtp_data_timeout, 600);
+	ck_assert_uint_eq(c->smtp_min_data_rate, 2000);
 	ck_assert_int_eq(c->pop3_idle_timeout, 2);
 	ck_assert_uint_eq(c->smtp_max_recipients, 50);
 	ck_assert_uint_eq(c->smtp_max_errors, 5);
@@ -358,6 +361,9 @@ static const struct {
 	{ "retry_min = 0\n", 1, "bad duration '0'" },
 	{ "smtp_command_timeout = 0s\n", 1, "bad duration" },
 	{ "smtp_max_recipients = 0\n", 1, "bad number '0'" },
+	/* 0 would let message text stall forever: not allowed */
+	{ "smtp_min_data_rate = 0\n", 1, "bad number '0'" },
+	{ "smtp_min_data_rate = 500k\n", 1, "bad number" },
 	{ "smtp_max_recipients = -1\n", 1, "bad number" },
 	{ "smtp_max_recipients = 1e3\n", 1, "bad number" },
 	{ "smtp_max_recipients = +3\n", 1, "bad number" },

@@ -12,7 +12,9 @@ of kurird), DELE only at QUIT, RETR (not TOP) marking seen in cur/ with
 of range; commands in the wrong state; pipelining (also across the login);
 STLS (pipelined plaintext discarded, once only, a failed handshake);
 limits: the 255-octet line, NUL bytes, pop3_max_errors,
-pop3_idle_timeout in both states, pop3_max_sessions(_per_ip); plaintext
+pop3_idle_timeout in both states (also a line trickled a byte at a time:
+the deadline counts from the previous reply, not the last read, plain
+and over STLS), pop3_max_sessions(_per_ip); plaintext
 passwords from a non-loopback address; symlinks in the Maildir; real
 clients: poplib, curl and mpop (1000 messages).
 
@@ -1235,6 +1237,60 @@ class IdleTimeoutTest(POP3HostCase):
         self.session_over()
         self.assertEqual(self.host.mail_files("alice"), sorted(names))
 
+    # Deadlines per command, not per read (issue 12): a line trickled a
+    # byte at a time never moves the clock, before or after login.
+    def trickle(self, c, data, interval=0.4, limit=16):
+        """Send data a byte every interval s (cycling, never a line end)
+        until the server closes or limit s pass; the time it took."""
+        start = time.monotonic()
+        i = 0
+        while time.monotonic() - start < limit:
+            if c.pending(interval):
+                return time.monotonic() - start
+            try:
+                c.sock.sendall(data[i % len(data):i % len(data) + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                return time.monotonic() - start
+            i += 1
+        self.fail("a trickling client still connected after %d s" % limit)
+
+    def assertTrickleClosed(self, c, data):
+        took = self.trickle(c, data)
+        self.assertGreaterEqual(took, 1.6, "closed too soon")
+        self.assertLess(took, 6, "closed too late")
+        self.assertTrue(c.closed(5), "not closed")
+        self.assertEqual(c.buf, b"", "a reply on timeout")
+
+    def test_trickle_first_command(self):
+        self.assertTrickleClosed(self.pop(), b"USER alice ")
+
+    def test_trickle_after_user(self):
+        c = self.pop()
+        c.ok("USER alice")
+        self.assertTrickleClosed(c, b"PASS " + USERS["alice"].encode())
+
+    def test_trickle_auth_continuation(self):
+        c = self.pop()
+        c.send(b"AUTH PLAIN\r\n")
+        self.assertEqual(c.readline(), "+ ")
+        self.assertTrickleClosed(c, b"AGFsaWNl")
+
+    def test_trickle_transaction(self):
+        names = self.put(2)
+        c = self.login()
+        c.ok("DELE 1")
+        self.assertTrickleClosed(c, b"STAT ")
+        self.session_over()
+        self.assertEqual(self.host.mail_files("alice"), sorted(names))
+
+    def test_trickle_after_pipelined_commands(self):
+        self.put(1)
+        c = self.login()
+        c.send(b"NOOP\r\nSTAT\r\nNOOP\r\nST")
+        for _ in range(3):
+            self.assertOK(c.readline())
+        self.assertTrickleClosed(c, b"AT UIDL ")
+
     def test_activity_keeps_session(self):
         self.put(1)
         c = self.login()
@@ -1259,6 +1315,28 @@ class IdleTimeoutTest(POP3HostCase):
             r = subprocess.run([prog("kurirctl"), "-f", path, "check"],
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode == 0, ok, (value, r.stderr))
+
+
+class IdleTimeoutTLSTest(POP3HostCase):
+    """The command deadline over STLS: before login, and after it, where
+    the pre-auth process proxies the session (its backstop must not be
+    what ends it: the session process's deadline comes first)."""
+    host_tls = True
+    host_extra = {"pop3_idle_timeout": "2s"}
+    trickle = IdleTimeoutTest.trickle
+    assertTrickleClosed = IdleTimeoutTest.assertTrickleClosed
+
+    def test_trickle_authorization(self):
+        c = self.pop()
+        self.assertOK(c.stls())
+        self.assertTrickleClosed(c, b"USER alice ")
+
+    def test_trickle_transaction(self):
+        self.put(1)
+        c = self.pop()
+        self.assertOK(c.stls())
+        self.assertRegex(c.login("alice", USERS["alice"]), MAILDROP_RE)
+        self.assertTrickleClosed(c, b"STAT ")
 
 
 class SessionLimitTest(POP3HostCase):

@@ -535,6 +535,30 @@ START_TEST(test_unwritable)
 }
 END_TEST
 
+/*
+ * Make the mounts that hold path private in this mount namespace, so a
+ * mount made below it never propagates to the rest of the system: from
+ * "/" down, or, in a chroot whose root is no mount point, from the
+ * nearest directory above path that is one.  0, or -1 when none is.
+ */
+static int
+mount_private_above(const char *path)
+{
+	char dir[sizeof(maildir)];
+	char *slash;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+		return 0;
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return -1;
+	while ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mount(NULL, dir, NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 START_TEST(test_disk_full)
 {
 	struct delivery d;
@@ -545,8 +569,7 @@ START_TEST(test_disk_full)
 	    strcmp(getenv("CK_FORK"), "no") == 0))
 		return;
 	/* a private 128k tmpfs over mail_dir, in this child only */
-	if (unshare(CLONE_NEWNS) == -1 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+	if (unshare(CLONE_NEWNS) == -1 || mount_private_above(maildir) == -1 ||
 	    mount("tmpfs", maildir, "tmpfs", 0, "size=128k,mode=0750") == -1) {
 		fprintf(stderr, "check_local: no tmpfs, disk-full test "
 		    "skipped\n");

@@ -39,11 +39,15 @@ cleanup() {
 	for m in $mounted; do umount -l "$root$m" 2>/dev/null || true; done
 }
 trap cleanup EXIT INT TERM
-for m in /proc /sys /dev /dev/pts /dev/shm; do
+# /tmp a mount point of its own, as on a booted system: the chroot's root
+# is none, and check_local's disk-full test needs a private mount above
+# its Maildir
+for m in /proc /sys /dev /dev/pts /dev/shm /tmp; do
 	mkdir -p "$root$m"
 	case $m in
 	/proc) mount -t proc proc "$root$m" ;;
 	/sys) mount -t sysfs sysfs "$root$m" ;;
+	/tmp) mount -t tmpfs -o mode=1777,size=4g tmpfs "$root$m" ;;
 	*) mount --bind "$m" "$root$m" ;;
 	esac
 	mounted="$m $mounted"

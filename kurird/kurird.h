@@ -49,6 +49,8 @@ struct kurird {
 	struct event_base *base;
 	struct child	 queue, auth, local, remote, send, smtpd, pop3d;
 	struct event	*ev_auth_ctl;	/* kurir-auth's requests (AP_CTL_SPAWN) */
+	struct buf	 auth_ctl_in;	/* a request as it arrives, in part */
+	int		 auth_ctl_infd;	/* a descriptor that came with it */
 	unsigned	 nsessions;	/* POP3 session processes running */
 	struct listener	 listeners[LISTEN_MAX];
 	int		 nlisteners;
@@ -69,6 +71,7 @@ pid_t	proc_spawn(const char *prog, const char *const argv[], const int fds[],
 
 /* spawn.c */
 void	spawn_auth_ctl_cb(evutil_socket_t, short, void *);
+void	spawn_auth_ctl_reset(void);
 void	spawn_reaped(pid_t, int status);
 
 /* wire.c */

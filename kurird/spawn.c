@@ -30,6 +30,9 @@
 #include "service.h"
 #include "table.h"
 
+/* requests taken per wake-up before the event loop has its turn */
+#define SPAWN_FRAMES_PER_CB	64
+
 /* Tell kurir-pop3d: a session socket (fd), or none (-1) for a refusal. */
 static void
 spawn_answer(uint32_t id, const char *user, int fd)
@@ -133,13 +136,56 @@ spawn_frame(const struct frame *f)
 	return 0;
 }
 
+/*
+ * Forget a request in part (kurir-auth is gone, or starts anew); the
+ * first time, make the buffer (frame_take needs room for a whole frame).
+ */
+void
+spawn_auth_ctl_reset(void)
+{
+	if (D.auth_ctl_in.max == 0) {
+		buf_init(&D.auth_ctl_in, FRAME_HDR + FRAME_MAX);
+		D.auth_ctl_infd = -1;
+		if (buf_reserve(&D.auth_ctl_in, FRAME_HDR + FRAME_MAX) == -1)
+			fatal("kurir-auth's control buffer");
+	}
+	buf_reset(&D.auth_ctl_in);
+	if (D.auth_ctl_infd >= 0)
+		close(D.auth_ctl_infd);
+	D.auth_ctl_infd = -1;
+}
+
+/*
+ * kurir-auth's control channel is readable.  Read without blocking,
+ * frame by frame, keeping a frame that came in part for the next time:
+ * a kurir-auth that sends half a frame and stalls must not freeze the
+ * supervisor (nor a flood starve its other work: SPAWN_FRAMES_PER_CB).
+ */
 void
 spawn_auth_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (service_ctl_read(fd, spawn_frame) == -1) {
-		/* kurir-auth is gone; its restart makes a new channel */
+	struct frame f;
+	int i, r;
+
+	for (i = 0; i < SPAWN_FRAMES_PER_CB; i++) {
+		r = frame_take(fd, &D.auth_ctl_in, &D.auth_ctl_infd, &f);
+		if (r == 0)
+			return;			/* dry: the rest comes later */
+		if (r == 1) {
+			D.auth_ctl_infd = -1;	/* spawn_frame closes it */
+			(void)spawn_frame(&f);
+			buf_reset(&D.auth_ctl_in);
+			continue;
+		}
+		if (r == -2)
+			log_warnx("kurir-auth sent a bad control frame; "
+			    "no longer reading its channel");
+		/* kurir-auth is gone (or broken); its restart makes a new
+		 * channel */
+		spawn_auth_ctl_reset();
 		event_free(D.ev_auth_ctl);
 		D.ev_auth_ctl = NULL;
+		return;
 	}
 }
 

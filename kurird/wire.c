@@ -162,6 +162,7 @@ wire_auth_started(void)
 	/* kurir-auth asks us for POP3 sessions on its control channel */
 	if (D.ev_auth_ctl != NULL)
 		event_free(D.ev_auth_ctl);
+	spawn_auth_ctl_reset();
 	D.ev_auth_ctl = event_new(D.base, D.auth.ctl, EV_READ | EV_PERSIST,
 	    spawn_auth_ctl_cb, NULL);
 	if (D.ev_auth_ctl == NULL || event_add(D.ev_auth_ctl, NULL) == -1)

@@ -151,6 +151,9 @@ static const struct conf_key conf_keys[] = {
   "concurrent POP3 sessions" },
 { "pop3_max_sessions_per_ip", CT_UINT, 0, F(pop3_max_sessions_per_ip), 0,
   "20", 1, UMAX, "concurrent POP3 sessions from one address" },
+{ "client_ipv6_prefix", CT_UINT, 0, F(client_ipv6_prefix), 0, "64", 1, 128,
+  "per-client limits (sessions per IP) count an IPv6 client by its network "
+  "of this prefix length (128: by its exact address)" },
 { "pop3_max_errors", CT_UINT, 0, F(pop3_max_errors), 0, "10", 1, UMAX,
   "errors per POP3 session before disconnect" },
 { "percent_hack", CT_BOOL, 0, F(percent_hack), 0, "no", 0, 0,

@@ -69,6 +69,8 @@ struct conf {
 	unsigned	 smtp_max_sessions_per_ip;
 	unsigned	 pop3_max_sessions;
 	unsigned	 pop3_max_sessions_per_ip;
+	unsigned	 client_ipv6_prefix;	/* per-client limits count IPv6
+						 * clients by this network */
 	unsigned	 pop3_max_errors;
 	int		 percent_hack;		/* bool */
 	int		 plaintext_auth;	/* bool: allow passwords without TLS off loopback */

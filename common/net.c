@@ -12,6 +12,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,6 +280,36 @@ net_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
 		outlen = (socklen_t)-1;
 	if (inet_ntop(af, a, out, (socklen_t)outlen) == NULL)
 		return -1;	/* ENOSPC */
+	return 0;
+}
+
+int
+net_client_net(const struct sockaddr *sa, unsigned v6prefix, char *out,
+    size_t outlen)
+{
+	struct in6_addr a6;
+	char text[INET6_ADDRSTRLEN];
+	unsigned i;
+	int n;
+
+	if (sa == NULL || sa->sa_family != AF_INET6)
+		return net_addr_text(sa, out, outlen);
+	if (v6prefix == 0 || v6prefix > 128) {
+		errno = EINVAL;
+		return -1;
+	}
+	a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (net_v4mapped(&a6) || v6prefix == 128)
+		return net_addr_text(sa, out, outlen);
+	for (i = v6prefix; i < 128; i++)
+		a6.s6_addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+	if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) == NULL)
+		return -1;
+	n = snprintf(out, outlen, "%s/%u", text, v6prefix);
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENOSPC;
+		return -1;
+	}
 	return 0;
 }
 

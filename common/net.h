@@ -26,6 +26,14 @@ int	net_parse_cidr(const char *, struct cidr *, const char **why);
 int	net_cidr_match(const struct cidr *, size_t n, const struct sockaddr *);
 /* "192.0.2.1" or "2001:db8::1" (no port) into out */
 int	net_addr_text(const struct sockaddr *, char *out, size_t outlen);
+/*
+ * The client network that per-client limits count by: an IPv4 address
+ * (or IPv4-mapped) as itself, "192.0.2.1"; an IPv6 address by its first
+ * v6prefix bits (1..128), "2001:db8:1:2::/64", since one IPv6 host
+ * commonly holds a whole /64 and could otherwise take a slot per address.
+ */
+int	net_client_net(const struct sockaddr *, unsigned v6prefix, char *out,
+	    size_t outlen);
 /* 1 if loopback (127.0.0.0/8, ::1, or IPv4-mapped loopback) */
 int	net_is_loopback(const struct sockaddr *);
 

@@ -40,19 +40,20 @@ conn_find(uint32_t id)
 }
 
 static unsigned
-conn_count_from(const char *ip)
+conn_count_from(const char *net)
 {
 	struct psession *s;
 	unsigned n = 0;
 
 	TAILQ_FOREACH(s, &P.sessions, entry)
-		if (strcmp(s->ip, ip) == 0)
+		if (strcmp(s->net, net) == 0)
 			n++;
 	return n;
 }
 
 static struct psession *
-conn_new(int fd, const struct sockaddr_storage *ss, const char *ip)
+conn_new(int fd, const struct sockaddr_storage *ss, const char *ip,
+    const char *net)
 {
 	struct psession *s;
 
@@ -63,6 +64,7 @@ conn_new(int fd, const struct sockaddr_storage *ss, const char *ip)
 	s->fd = fd;
 	s->sfd = -1;
 	strlcpy(s->ip, ip, sizeof(s->ip));
+	strlcpy(s->net, net, sizeof(s->net));
 	s->loopback = net_is_loopback((const struct sockaddr *)ss);
 	buf_init(&s->in, PRE_IN_MAX + PRE_CHUNK);
 	buf_init(&s->out, PRE_OUT_MAX + PRE_CHUNK);
@@ -92,18 +94,21 @@ conn_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct pre_listener *l = arg;
 	struct sockaddr_storage ss;
 	struct psession *s;
-	char ip[64];
+	char ip[64], net[64];
 	int fd;
 
 	if ((fd = sockio_accept(lfd, l->ev, P.base, &ss, &P.stopping)) == -1)
 		return;
 	net_addr_text((struct sockaddr *)&ss, ip, sizeof(ip));
+	if (net_client_net((struct sockaddr *)&ss, P.conf.client_ipv6_prefix,
+	    net, sizeof(net)) == -1)
+		strlcpy(net, ip, sizeof(net));
 	lim.max = P.conf.pop3_max_sessions;
 	lim.max_ip = P.conf.pop3_max_sessions_per_ip;
 	if (!sockio_admit(fd, ip, &lim, P.stopping, P.nsessions,
-	    conn_count_from(ip)))
+	    conn_count_from(net)))
 		return;
-	if ((s = conn_new(fd, &ss, ip)) == NULL) {
+	if ((s = conn_new(fd, &ss, ip, net)) == NULL) {
 		sockio_refuse(fd, "-ERR [SYS/TEMP] Out of memory\r\n");
 		return;
 	}

@@ -66,6 +66,8 @@ struct psession {
 	int		 fd;
 	struct tls	*tls;
 	char		 ip[64];
+	char		 net[64];	/* client network the per-IP limit
+					 * counts by (net_client_net) */
 	int		 loopback;
 	enum pstate	 state;
 	struct buf	 in, out;

@@ -73,13 +73,13 @@ session_find(uint32_t id)
 }
 
 static unsigned
-sessions_from(const char *ip)
+sessions_from(const char *net)
 {
 	struct session *s;
 	unsigned n = 0;
 
 	TAILQ_FOREACH(s, &S.sessions, entry)
-		if (strcmp(s->ip, ip) == 0)
+		if (strcmp(s->net, net) == 0)
 			n++;
 	return n;
 }
@@ -96,16 +96,19 @@ smtpd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct smtpd_listener *l = arg;
 	struct sockaddr_storage ss;
 	struct session *s;
-	char ip[64];
+	char ip[64], net[64];
 	int fd;
 
 	if ((fd = sockio_accept(lfd, l->ev, S.base, &ss, &S.stopping)) == -1)
 		return;
 	net_addr_text((struct sockaddr *)&ss, ip, sizeof(ip));
+	if (net_client_net((struct sockaddr *)&ss, S.conf.client_ipv6_prefix,
+	    net, sizeof(net)) == -1)
+		strlcpy(net, ip, sizeof(net));
 	lim.max = S.conf.smtp_max_sessions;
 	lim.max_ip = S.conf.smtp_max_sessions_per_ip;
 	if (!sockio_admit(fd, ip, &lim, S.stopping, S.nsessions,
-	    sessions_from(ip)))
+	    sessions_from(net)))
 		return;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		sockio_refuse(fd, "421 4.3.0 Out of memory\r\n");
@@ -116,6 +119,7 @@ smtpd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	s->kind = l->kind;
 	s->peer = ss;
 	strlcpy(s->ip, ip, sizeof(s->ip));
+	strlcpy(s->net, net, sizeof(s->net));
 	s->loopback = net_is_loopback((struct sockaddr *)&ss);
 	s->relay_client = net_cidr_match(S.conf.relay_clients,
 	    S.conf.n_relay_clients, (struct sockaddr *)&ss);

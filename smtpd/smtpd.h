@@ -56,6 +56,8 @@ struct session {
 	struct tls	*tls;
 	struct sockaddr_storage peer;
 	char		 ip[64];
+	char		 net[64];	/* client network the per-IP limit
+					 * counts by (net_client_net) */
 	int		 loopback, relay_client;
 	enum sess_state	 state;
 	struct buf	 in, out;

@@ -103,6 +103,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.smtp_max_sessions_per_ip, 20);
 	ck_assert_uint_eq(c.pop3_max_sessions, 1000);
 	ck_assert_uint_eq(c.pop3_max_sessions_per_ip, 20);
+	ck_assert_uint_eq(c.client_ipv6_prefix, 64);
 	ck_assert_uint_eq(c.pop3_max_errors, 10);
 	ck_assert_int_eq(c.percent_hack, 0);
 	ck_assert_int_eq(c.plaintext_auth, 0);

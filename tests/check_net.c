@@ -198,6 +198,48 @@ START_TEST(test_addr_text)
 }
 END_TEST
 
+/* the network per-client limits count by */
+static const char *
+client_net(const char *addr, unsigned prefix)
+{
+	static char text[64];
+	struct sockaddr_storage ss = sa_make(addr);
+
+	if (net_client_net((struct sockaddr *)&ss, prefix, text,
+	    sizeof(text)) == -1)
+		return NULL;
+	return text;
+}
+
+START_TEST(test_client_net)
+{
+	struct sockaddr_storage ss;
+	char small[8];
+
+	ck_assert_str_eq(client_net("192.0.2.1", 64), "192.0.2.1");
+	ck_assert_str_eq(client_net("::ffff:192.0.2.1", 64), "192.0.2.1");
+	/* two addresses of one /64 are one client */
+	ck_assert_str_eq(client_net("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64),
+	    "2001:db8:1:2::/64");
+	ck_assert_str_eq(client_net("2001:db8:1:2::1", 64),
+	    "2001:db8:1:2::/64");
+	ck_assert_str_ne(client_net("2001:db8:1:3::1", 64),
+	    "2001:db8:1:2::/64");
+	/* prefixes that do not fall on a byte or a group */
+	ck_assert_str_eq(client_net("2001:db8:1:2ff::1", 57),
+	    "2001:db8:1:280::/57");
+	ck_assert_str_eq(client_net("ffff::1", 1), "8000::/1");
+	ck_assert_str_eq(client_net("2001:db8::1", 128), "2001:db8::1");
+	ck_assert_str_eq(client_net("::1", 64), "::/64");
+	ck_assert_ptr_null(client_net("2001:db8::1", 0));
+	ck_assert_ptr_null(client_net("2001:db8::1", 129));
+	ss = sa_make("2001:db8::1");
+	ck_assert_int_eq(net_client_net((struct sockaddr *)&ss, 64, small,
+	    sizeof(small)), -1);
+	ck_assert_int_eq(net_client_net(NULL, 64, small, sizeof(small)), -1);
+}
+END_TEST
+
 START_TEST(test_loopback)
 {
 	static const struct {
@@ -235,6 +277,7 @@ main(void)
 	tcase_add_test(tc, test_cidr_match);
 	tcase_add_test(tc, test_addr_text);
 	tcase_add_test(tc, test_loopback);
+	tcase_add_test(tc, test_client_net);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -26,6 +26,7 @@ PROGRAMS = {
     "mpop": "mpop",
     "setpriv": "util-linux",        # kurir-sendmail as another user
     "perl": "perl-base",            # asks for swaks' Perl modules
+    "ip": "iproute2",               # network namespaces of the tests' own
 }
 
 # Python module -> Debian package (imported from Debian's python3)

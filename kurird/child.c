@@ -33,13 +33,15 @@ child_restart_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * fork and exec prog with fds[i] as descriptor 3 + i and everything else
- * closed, signal handlers reset.  The child's pid, or -1.
+ * closed, signal handlers reset, and a pipe to kurird as its stderr that
+ * carries its log lines (logpipe.c; KURIR_LOG=pipe tells log.c).  The
+ * child's pid, or -1.
  */
 pid_t
 proc_spawn(const char *prog, const char *const argv[], const int fds[],
     int nfds)
 {
-	int moved[CHILD_MAXFDS], i;
+	int moved[CHILD_MAXFDS], logp[2], i;
 	pid_t pid;
 	sigset_t all, old;
 
@@ -47,11 +49,15 @@ proc_spawn(const char *prog, const char *const argv[], const int fds[],
 		errno = EINVAL;
 		return -1;
 	}
+	if (pipe2(logp, O_CLOEXEC) == -1)
+		return -1;
 	/* the child must not run our libevent signal handlers */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	if ((pid = fork()) == -1) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		close(logp[0]);
+		close(logp[1]);
 		return -1;
 	}
 	if (pid == 0) {
@@ -62,6 +68,10 @@ proc_spawn(const char *prog, const char *const argv[], const int fds[],
 		sa.sa_handler = SIG_DFL;
 		for (s = 1; s < NSIG; s++)
 			sigaction(s, &sa, NULL);
+		/* stderr first: the moves below may reuse the pipe's number */
+		if (dup2(logp[1], STDERR_FILENO) == -1 ||
+		    setenv("KURIR_LOG", "pipe", 1) == -1)
+			_exit(127);
 		/* move the fds above the range first, then into place */
 		for (i = 0; i < nfds; i++)
 			if ((moved[i] = fcntl(fds[i], F_DUPFD, 64)) == -1)
@@ -76,6 +86,10 @@ proc_spawn(const char *prog, const char *const argv[], const int fds[],
 		_exit(127);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(logp[1]);
+	if (logpipe_add(logp[0], argv[0], pid) == -1)
+		log_warn("cannot read the log lines of %s[%ld]", argv[0],
+		    (long)pid);
 	return pid;
 }
 

@@ -72,6 +72,8 @@ pid_t	proc_spawn(const char *prog, const char *const argv[], const int fds[],
 /* spawn.c */
 void	spawn_auth_ctl_cb(evutil_socket_t, short, void *);
 void	spawn_auth_ctl_reset(void);
+int	logpipe_add(int fd, const char *name, pid_t pid);
+void	logpipe_drain(void);
 void	spawn_reaped(pid_t, int status);
 
 /* wire.c */

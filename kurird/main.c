@@ -238,6 +238,7 @@ main(int argc, char *argv[])
 
 	log_info("kurir running (%s)", D.conf_path);
 	event_base_dispatch(D.base);
+	logpipe_drain();
 	if (path_fmt(err, sizeof(err), "%s/kurird.pid", D.conf.state_dir) == 0)
 		unlink(err);
 	return 0;

@@ -26,6 +26,8 @@ PROGRAMS = {
     "mpop": "mpop",
     "setpriv": "util-linux",        # kurir-sendmail as another user
     "perl": "perl-base",            # asks for swaks' Perl modules
+    "make": "make",                 # make install DESTDIR=... (its modes)
+    "cat": "coreutils",             # reading a file as another user
 }
 
 # Python module -> Debian package (imported from Debian's python3)

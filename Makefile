@@ -110,9 +110,12 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	# users holds password hashes: 0600 (kurird reads it as root); an
+	# existing file is left alone (kurirctl check warns on a readable one)
 	for f in conf/*.example; do b=$$(basename $$f .example); \
+	    m=0644; [ $$b = users ] && m=0600; \
 	    [ -e $(DESTDIR)$(SYSCONFDIR)/kurir/$$b ] || \
-	    install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/kurir/$$b; done
+	    install -m $$m $$f $(DESTDIR)$(SYSCONFDIR)/kurir/$$b; done
 
 # libFuzzer targets: clang, with the common sources compiled in.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard */*.c) | $(STAMP)

@@ -29,6 +29,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "qproto.h"
 
 #define CONF_PATH_MAX		1024	/* room left for paths built on top */
 #define CONF_DURATION_MAX	(3650LL * 86400)	/* ten years */
@@ -144,7 +145,7 @@ static const struct conf_key conf_keys[] = {
   0, UMAX, "refuse text lines longer than this many octets before CRLF with "
   "550 5.6.0 (0: no limit but message_size_limit; else at least 998)" },
 { "smtp_max_sessions", CT_UINT, 0, F(smtp_max_sessions), 0, "1000", 1, UMAX,
-  "concurrent SMTP sessions" },
+  "concurrent SMTP and submission sessions (at most 4096)" },
 { "smtp_max_sessions_per_ip", CT_UINT, 0, F(smtp_max_sessions_per_ip), 0,
   "20", 1, UMAX, "concurrent SMTP sessions from one address" },
 { "pop3_max_sessions", CT_UINT, 0, F(pop3_max_sessions), 0, "1000", 1, UMAX,
@@ -709,6 +710,15 @@ conf_load_mem(struct conf *c, const char *name, const char *basedir,
 		    "smtp_line_length_limit (%u) must be 0 (no limit) or at "
 		    "least %d (RFC 5321 4.5.3.1.6)", c->smtp_line_length_limit,
 		    CONF_LINE_LENGTH_MIN);
+		goto fail;
+	}
+	/* one queue transaction per session: more would close the link */
+	if (c->smtp_max_sessions > QP_TRUSTED_TXN_MAX) {
+		conf_error(err, errlen, name,
+		    seen[conf_key_index("smtp_max_sessions")],
+		    "smtp_max_sessions (%u) is more than the %d transactions "
+		    "kurir-queue takes from kurir-smtpd at once",
+		    c->smtp_max_sessions, QP_TRUSTED_TXN_MAX);
 		goto fail;
 	}
 	if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL)) {

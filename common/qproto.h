@@ -44,4 +44,16 @@ enum qproto_type {
 
 #define QP_SOCKET_NAME	"queue"		/* <state_dir>/sock/queue */
 
+/*
+ * Transactions kurir-queue keeps open on one trusted link (kurir-smtpd,
+ * kurir-send) at once; one more is a protocol violation that closes the
+ * link, and with it every session's transaction.  kurir-smtpd has at
+ * most one open per session (a committed one no longer counts, an
+ * aborted one is gone before a later session's QP_MAIL arrives), so
+ * conf.c refuses an smtp_max_sessions above this: a fixed bound on what
+ * a compromised kurir-smtpd can make the queue hold, which no config
+ * and no reload order can push past.
+ */
+#define QP_TRUSTED_TXN_MAX	4096
+
 #endif

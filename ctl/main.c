@@ -44,8 +44,10 @@ check_all(const struct conf *c)
 	    routes_load(&r, c->routes_file, err, sizeof(err)) == -1) {
 		fprintf(stderr, "kurirctl: %s\n", err);
 		rc = 1;
-	} else
+	} else {
 		printf("%s: ok (%zu users)\n", c->path, users_count(u));
+		ctl_users_mode_warn(c);
+	}
 	if (u)
 		users_free(u);
 	if (a)
@@ -102,8 +104,10 @@ main(int argc, char *argv[])
 		if ((rc = setup_tree(&c, 1, err, sizeof(err))) == -1) {
 			fprintf(stderr, "kurirctl: setup: %s\n", err);
 			rc = 1;
-		} else
+		} else {
 			printf("%s and %s are ready\n", c.state_dir, c.mail_dir);
+			ctl_users_mode_warn(&c);
+		}
 	} else
 		usage();
 	conf_free(&c);

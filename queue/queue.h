@@ -18,10 +18,11 @@
 #include "buf.h"
 #include "conf.h"
 #include "qfile.h"
+#include "qproto.h"
 
 #define LINK_MAX		1024	/* open client connections */
 #define LINK_TXN_MAX_LOCAL	1	/* sendmail submits one at a time */
-#define LINK_TXN_MAX_TRUSTED	4096	/* smtpd multiplexes its sessions */
+#define LINK_TXN_MAX_TRUSTED	QP_TRUSTED_TXN_MAX /* smtpd multiplexes */
 #define LINK_IDLE_TIMEOUT	600	/* seconds, local links only */
 
 struct qlink;

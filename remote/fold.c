@@ -5,10 +5,12 @@
  *
  * Header lines are walked byte by byte (they are short, and a fold
  * point must be remembered); body lines in runs between line ends, as
- * dotenc does, since messages are big.  Every byte goes out once, in
- * order; the only bytes added are the line ends of folds (and the SP of
- * a header fold with no blank to fold at), so removing them gives the
- * message back.
+ * dotenc does, since messages are big.  Before either, every CR is
+ * made a line end (fold.h says why): a CR LF pair becomes one LF, a CR
+ * alone becomes an LF.  Past that every byte goes out once, in order;
+ * the only bytes added are the line ends of folds (and the SP of a
+ * header fold with no blank to fold at), so removing them gives the
+ * message back with its CRs made LFs.
  */
 #include <string.h>
 
@@ -22,6 +24,8 @@ fold_init(struct fold *f)
 	f->col = 0;
 	f->nheld = 0;
 	f->folds = 0;
+	f->cr = 0;
+	f->crs = 0;
 }
 
 static int
@@ -172,8 +176,9 @@ body_run(struct fold *f, const char *p, size_t n, struct buf *out,
 	return 0;
 }
 
-int
-fold_add(struct fold *f, const char *p, size_t n, struct buf *out)
+/* Fold text that holds no CR. */
+static int
+fold_text(struct fold *f, const char *p, size_t n, struct buf *out)
 {
 	size_t i = 0, k;
 	int r;
@@ -188,6 +193,43 @@ fold_add(struct fold *f, const char *p, size_t n, struct buf *out)
 		if ((r = header_byte(f, p[i], out)) == -1)
 			return -1;
 		i += (size_t)r;		/* 0: the body takes this byte */
+	}
+	return 0;
+}
+
+/*
+ * Line ends first: a CR is sent on as an LF at once, and an LF right
+ * after it (in this chunk or the next) is that same line end, so
+ * nothing is held back and chunking cannot change the result.  Runs
+ * without a CR go to fold_text whole.
+ */
+int
+fold_add(struct fold *f, const char *p, size_t n, struct buf *out)
+{
+	const char *cr;
+	size_t i = 0, run;
+
+	while (i < n) {
+		if (f->cr) {
+			f->cr = 0;
+			if (p[i] == '\n') {
+				i++;	/* CR LF: its LF went out for the CR */
+				continue;
+			}
+		}
+		if (p[i] == '\r') {
+			if (fold_text(f, "\n", 1, out) == -1)
+				return -1;
+			f->cr = 1;
+			f->crs++;
+			i++;
+			continue;
+		}
+		cr = memchr(p + i, '\r', n - i);
+		run = cr != NULL ? (size_t)(cr - (p + i)) : n - i;
+		if (fold_text(f, p + i, run, out) == -1)
+			return -1;
+		i += run;
 	}
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * fold.h - fold text lines longer than SMTP allows, for kurir-remote.
+ * fold.h - make the lines of a stored message lines SMTP allows, for
+ * kurir-remote: no CR but in a line end, none over 998 octets.
  *
  * Used by kurir-remote (remote user, chrooted, sandboxed) on the stored
  * message (LF line ends) before dotenc turns it into DATA's wire form.
@@ -22,6 +23,20 @@
  * line or the first line that is neither; a line that is still a name
  * without a colon after FOLD_LINE_MAX octets is taken as the body's
  * first line.  Blanks before the colon are never fold points.
+ *
+ * First, CRs.  The queue stores LF line ends, but a CR can be data in
+ * it: kurir-sendmail keeps a CR that no LF follows (SPEC), so cron
+ * output or a PHP form can hand us "line1<CR>.<CR><LF>MAIL FROM:...".
+ * Sent as it is, a server that takes a bare CR as a line end sees the
+ * "." as the end of DATA and the rest as commands: SMTP smuggling.  RFC
+ * 5322 2.3 allows CR only in CRLF, so every CR becomes a line end: a CR
+ * alone is one, and a CR before an LF is part of that LF's.  A line end
+ * rather than nothing, because that is what the sender most likely
+ * meant (old Mac text, a program writing CR for a new line) and because
+ * the dot after it then starts a line, where dotenc stuffs it: the
+ * wire gets "line1<CRLF>..<CRLF>MAIL FROM:...", one message, its text
+ * kept.  Removing the CR would glue the lines together instead.  The
+ * output of fold_add holds no CR at all.
  *
  * Pure and streaming: no I/O, no allocation; the message arrives in
  * chunks of any size and the result does not depend on how it was cut.
@@ -54,11 +69,14 @@ struct fold {
 					 * blank); 0: no fold point */
 	char		 held[FOLD_LINE_MAX];
 	unsigned long long folds;	/* line ends inserted, for the log */
+	int		 cr;		/* the last byte was a CR, sent as LF */
+	unsigned long long crs;		/* CRs made line ends, for the log */
 };
 
 void	fold_init(struct fold *);
 /*
- * Append the folded form of n bytes to out; -1 if out refuses (buf cap,
+ * Append the folded form of n bytes to out, every CR made a line end
+ * (LF) as said above; -1 if out refuses (buf cap,
  * errno EMSGSIZE or ENOMEM), out then holds part of it.
  */
 int	fold_add(struct fold *, const char *p, size_t n, struct buf *out);

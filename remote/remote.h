@@ -11,7 +11,8 @@
  *
  *   req.c      the RP_DELIVER payload parser (pure, fuzzed)
  *   reply.c    server replies, EHLO keywords, the dot-stuffing encoder
- *   fold.c     lines over 998 octets folded before dotenc (pure, fuzzed)
+ *   fold.c     CRs made line ends, lines over 998 octets folded, before
+ *              dotenc (pure, fuzzed)
  *   dns.c      MX and address lookups (c-ares on the event loop)
  *   session.c  one delivery: connect, EHLO, STARTTLS, MAIL/RCPT/DATA
  *   main.c     start-up, control channel, the link to kurir-send

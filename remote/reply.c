@@ -16,6 +16,7 @@
  * line of a reply); RFC 3463 (enhanced status codes); RFC 1870 (SIZE);
  * RFC 5321 4.5.2 (transparency).
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -381,6 +382,10 @@ dotenc_add(struct dotenc *d, const char *p, size_t n, struct buf *out)
 			return -1;
 		lf = memchr(p, '\n', n);
 		len = lf != NULL ? (size_t)(lf - p) : n;
+		if (memchr(p, '\r', len) != NULL) {
+			errno = EINVAL;		/* fold.c's job: a bug */
+			return -1;
+		}
 		if (buf_add(out, p, len) == -1)
 			return -1;
 		if (lf == NULL) {

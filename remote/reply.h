@@ -102,7 +102,10 @@ void	ehlo_parse(const struct reply *, struct ehlo_ext *);
 /*
  * Message encoder: the queue stores the message with LF line ends; the
  * wire wants CRLF and dot-stuffing (RFC 5321 4.5.2).  Streaming: the
- * message arrives in chunks.  Every other byte goes through unchanged.
+ * message arrives in chunks.  Every other byte goes through unchanged,
+ * but a CR: the input must have none (fold.c makes each a line end), as
+ * a bare CR on the wire could end DATA early at a lenient server.  One
+ * that gets here anyway is refused (-1, errno EINVAL), never sent.
  */
 struct dotenc {
 	int	 bol;		/* at the beginning of a line */

@@ -9,9 +9,11 @@
  * to plain text on the same host when the handshake fails), EHLO again,
  * then one transaction: MAIL FROM (SIZE, BODY=8BITMIME, SMTPUTF8 as
  * offered), every RCPT, DATA; pipelined when offered.  The message is
- * read from the queue entry in chunks, its lines over 998 octets folded
- * (fold.c: RFC 5321 4.5.3.1.6 allows no more on the wire, and kurir
- * accepts longer ones), sent with CRLF line ends and dot-stuffed; no
+ * read from the queue entry in chunks, every CR in it made a line end and
+ * its lines over 998 octets folded (fold.c: a bare CR could smuggle
+ * commands past the next hop, RFC 5321 4.5.3.1.6 allows no longer line
+ * on the wire, and kurir accepts longer ones), sent with CRLF line ends
+ * and dot-stuffed; no
  * line is ever held whole.  Every reply is parsed with bounds (reply.c); a
  * malformed or oversized reply, a timeout, or plain text left over after
  * "220" to STARTTLS ends the attempt with that host.
@@ -397,6 +399,10 @@ sess_body_fill(struct session *s)
 			log_info("%s: %s: %llu line end%s inserted to keep "
 			    "lines within 998 octets", s->req.domain, s->peer,
 			    s->fold.folds, s->fold.folds == 1 ? "" : "s");
+		if (s->fold.crs > 0)
+			log_info("%s: %s: %llu CR%s sent as line ends",
+			    s->req.domain, s->peer, s->fold.crs,
+			    s->fold.crs == 1 ? "" : "s");
 		if (dotenc_end(&s->enc, &s->out) == -1)
 			return -1;
 		s->state = SS_DOT;	/* the "." is queued: committed soon */

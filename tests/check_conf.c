@@ -400,6 +400,12 @@ static const struct {
 	  "retry_min (7200s) is larger than retry_max (3600s)" },
 	{ "retry_max = 1h\n\nretry_min = 2h\n", 3, "is larger than" },
 	{ "retry_max = 30s\n# x\n", 1, "retry_min (60s) is larger" },
+	/* kurir-queue takes 4096 open transactions from kurir-smtpd */
+	{ "smtp_max_sessions = 4096\n", 0, NULL },
+	{ "# c\n\nsmtp_max_sessions = 4097\n", 3,
+	  "smtp_max_sessions (4097) is more than the 4096 transactions "
+	  "kurir-queue takes from kurir-smtpd at once" },
+	{ "smtp_max_sessions = 100000\n", 1, "is more than the 4096" },
 	{ "smtp_line_length_limit = 0\n", 0, NULL },
 	{ "smtp_line_length_limit = 998\n", 0, NULL },
 	{ "smtp_line_length_limit = 1000000\n", 0, NULL },

@@ -11,8 +11,11 @@
  * colon never used; continuation lines; a long line with no colon
  * taken as body; the end of the header at an empty line; every result
  * the same however the message is split into chunks; fold_end; a capped
- * output buffer; and fold + dotenc giving no wire line over 998 octets
- * plus CRLF, with a dot that a fold put at a line start stuffed.
+ * output buffer; every CR made a line end (alone, before an LF, at a
+ * chunk boundary, in the header, CR-ended text not folded); and fold +
+ * dotenc giving no wire line over 998 octets plus CRLF, with a dot that
+ * a fold or a CR put at a line start stuffed (issue 13's smuggling
+ * reproduction).
  */
 #include <check.h>
 #include <errno.h>
@@ -471,7 +474,117 @@ START_TEST(test_cap)
 }
 END_TEST
 
+/* ---- CRs: each a line end ----------------------------------------------- */
+
+/* fold msg in every chunking; the result has no CR and equals want */
+static void
+assert_folds_to(const char *msg, const char *want)
+{
+	struct buf b;
+	struct fold f;
+
+	fold_all(msg, strlen(msg), &b, &f);
+	ck_assert_ptr_null(memchr(b.data == NULL ? "" : b.data, '\r', b.len));
+	ck_assert_msg(same(b.data, b.len, want, strlen(want)),
+	    "\"%s\" folded wrong", msg);
+	buf_free(&b);
+}
+
+START_TEST(test_cr_line_ends)
+{
+	assert_folds_to("a\rb\n", "a\nb\n");		/* alone: a line end */
+	assert_folds_to("a\r\nb\n", "a\nb\n");	/* before LF: that one */
+	assert_folds_to("a\r\r\nb", "a\n\nb");	/* each CR its own */
+	assert_folds_to("a\r\rb", "a\n\nb");
+	assert_folds_to("a\r", "a\n");			/* at the very end */
+	assert_folds_to("\r\n\r\n", "\n\n");
+	assert_folds_to("\n\r\n", "\n\n");
+	assert_folds_to("a\n\rb", "a\n\nb");
+	/* in the header too: the CR ends the field line there */
+	assert_folds_to("Subject: a\rX: b\r\n\r\nbody\r",
+	    "Subject: a\nX: b\n\nbody\n");
+}
+END_TEST
+
+START_TEST(test_cr_count)
+{
+	struct buf b;
+	struct fold f;
+
+	fold_all("a\rb\r\nc\n", 8, &b, &f);
+	ck_assert(f.crs == 2);
+	ck_assert(f.folds == 0);
+	buf_free(&b);
+}
+END_TEST
+
+/* text with CR line ends (old Mac) is short lines, not one to fold */
+START_TEST(test_cr_lines_not_folded)
+{
+	char in[3001], want[3001];
+	struct buf b;
+	struct fold f;
+	size_t i;
+
+	for (i = 0; i < 3000; i++) {
+		in[i] = i % 10 == 9 ? '\r' : 'x';
+		want[i] = i % 10 == 9 ? '\n' : 'x';
+	}
+	in[3000] = want[3000] = '\0';
+	fold_all(in, 3000, &b, &f);
+	ck_assert(f.folds == 0);
+	ck_assert(same(b.data, b.len, want, 3000));
+	buf_free(&b);
+}
+END_TEST
+
 /* ---- with dotenc: the wire ---------------------------------------------- */
+
+/* fold and encode msg, chunks of piece octets (0: at once) */
+static void
+wire_of(const char *msg, size_t n, size_t piece, struct buf *wire)
+{
+	struct buf folded;
+	struct fold f;
+	struct dotenc d;
+
+	fold_pieces(msg, n, piece, &folded, &f);
+	buf_init(wire, 0);
+	dotenc_init(&d);
+	ck_assert_int_eq(dotenc_add(&d, folded.data, folded.len, wire), 0);
+	ck_assert_int_eq(dotenc_end(&d, wire), 0);
+	buf_free(&folded);
+}
+
+/*
+ * Issue 13's reproduction, as kurir-sendmail stores it (its CRLF ended
+ * the line, the CR before the dot is data): the dot must go out
+ * stuffed, after a CRLF, and MAIL FROM stay body text.
+ */
+START_TEST(test_wire_smuggle)
+{
+	static const char msg[] = "Subject: s\n\nline1\r.\n"
+	    "MAIL FROM:<ceo@bank.example>\n";
+	static const char want[] = "Subject: s\r\n\r\nline1\r\n..\r\n"
+	    "MAIL FROM:<ceo@bank.example>\r\n.\r\n";
+	static const size_t pieces[] = { 0, 1, 2, 3, 5, 18, 19 };
+	struct buf w;
+	size_t i;
+
+	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		wire_of(msg, sizeof(msg) - 1, pieces[i], &w);
+		ck_assert_msg(same(w.data, w.len, want, sizeof(want) - 1),
+		    "pieces of %zu: %.*s", pieces[i], (int)w.len, w.data);
+		buf_free(&w);
+	}
+	/* and the variants: CR dot CR, a CR at the very end */
+	wire_of("a\r.\rMAIL FROM:<x@y>\r", 20, 0, &w);
+	ck_assert_str_eq(buf_cstr(&w),
+	    "a\r\n..\r\nMAIL FROM:<x@y>\r\n.\r\n");
+	buf_free(&w);
+}
+END_TEST
+
 
 START_TEST(test_wire)
 {
@@ -530,7 +643,11 @@ main(void)
 	tcase_add_test(tc, test_header_not_a_field);
 	tcase_add_test(tc, test_end_flushes);
 	tcase_add_test(tc, test_cap);
+	tcase_add_test(tc, test_cr_line_ends);
+	tcase_add_test(tc, test_cr_count);
+	tcase_add_test(tc, test_cr_lines_not_folded);
 	tcase_add_test(tc, test_wire);
+	tcase_add_test(tc, test_wire_smuggle);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

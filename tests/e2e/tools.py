@@ -27,6 +27,8 @@ PROGRAMS = {
     "setpriv": "util-linux",        # kurir-sendmail as another user
     "perl": "perl-base",            # asks for swaks' Perl modules
     "ip": "iproute2",               # network namespaces of the tests' own
+    "make": "make",                 # make install DESTDIR=... (its modes)
+    "cat": "coreutils",             # reading a file as another user
 }
 
 # Python module -> Debian package (imported from Debian's python3)

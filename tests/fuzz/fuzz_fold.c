@@ -7,7 +7,15 @@
  * turn; 0 takes all that is left), then the message.  With mode bit 0
  * set, byte 0x01 in the message stands for 300 letters and 0x02 for 300
  * octets of words (a blank every 10), so that short inputs make long
- * lines.  Aborts when an invariant breaks:
+ * lines; 0x03 stands for "\r." so that CRs before dots are common.
+ * "The input" below is the message with its CRs made line ends (CR LF
+ * and a lone CR each one LF), done here the simple way.  Aborts when an
+ * invariant breaks:
+ *   - a CR in the output;
+ *   - on the wire (the output through dotenc, as kurir-remote sends
+ *     it): a CR not followed by LF, an LF not preceded by CR, a
+ *     "<CRLF>.<CRLF>" before the end, or a line starting with a single
+ *     dot; dotenc refusing what fold made;
  *   - an output line longer than FOLD_LINE_MAX octets before its LF;
  *   - removing the inserted folds does not give the input back: each
  *     LF that is not the input's is followed by the input's next byte
@@ -32,6 +40,7 @@
 #include <string.h>
 
 #include "../../remote/fold.c"
+#include "../../remote/reply.c"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -128,6 +137,48 @@ check_unfolds(const char *in, size_t n, const struct buf *out,
 	CHECK(seen == folds);
 }
 
+/* the reference: every CR a line end, CR LF one; into out (n bytes) */
+static size_t
+crs_to_lf(const char *in, size_t n, char *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in[i] == '\n' && i > 0 && in[i - 1] == '\r')
+			continue;
+		out[k++] = in[i] == '\r' ? '\n' : in[i];
+	}
+	return k;
+}
+
+static void
+check_wire(const struct buf *folded)
+{
+	struct buf w;
+	struct dotenc d;
+	size_t i;
+
+	buf_init(&w, 0);
+	dotenc_init(&d);
+	CHECK(dotenc_add(&d, folded->data, folded->len, &w) == 0);
+	CHECK(dotenc_end(&d, &w) == 0);
+	CHECK(w.len >= 3);
+	for (i = 0; i < w.len; i++) {
+		if (w.data[i] == '\r')
+			CHECK(i + 1 < w.len && w.data[i + 1] == '\n');
+		if (w.data[i] == '\n')
+			CHECK(i > 0 && w.data[i - 1] == '\r');
+		/* a line that starts with a dot is stuffed, but the last */
+		if (w.data[i] == '.' && (i == 0 || w.data[i - 1] == '\n') &&
+		    i + 3 != w.len)
+			CHECK(i + 1 < w.len && w.data[i + 1] == '.');
+	}
+	/* the end of DATA only at the end */
+	CHECK(w.len < 5 || memmem(w.data, w.len - 3, "\r\n.\r\n", 5) ==
+	    NULL);
+	buf_free(&w);
+}
+
 static void
 check_cap(const char *in, size_t n, size_t cap, const struct buf *want)
 {
@@ -154,8 +205,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf once, pieces, again;
 	unsigned long long f1, f2, f3;
 	const uint8_t *sel;
-	char *in;
-	size_t n = 0, i, k;
+	char *in, *lf;
+	size_t n = 0, nlf, i, k;
 	int expand;
 
 	if (size < HDR)
@@ -169,20 +220,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (k = 0; k < RUN; k++)
 				in[n++] = data[i] == 2 && k % 10 == 9 ? ' ' :
 				    (char)('a' + k % 26);
+		} else if (expand && data[i] == 3) {
+			in[n++] = '\r';
+			in[n++] = '.';
 		} else
 			in[n++] = (char)data[i];
 	}
+	if ((lf = malloc(n + 1)) == NULL) {
+		free(in);
+		return 0;
+	}
+	nlf = crs_to_lf(in, n, lf);
 
 	fold_chunks(in, n, NULL, &once, &f1);
 	fold_chunks(in, n, sel, &pieces, &f2);
 	CHECK(same(once.data, once.len, pieces.data, pieces.len));
 	CHECK(f1 == f2);
 
+	CHECK(once.len == 0 || memchr(once.data, '\r', once.len) == NULL);
+	check_wire(&once);
 	CHECK(longest(once.data, once.len) <= FOLD_LINE_MAX);
-	check_unfolds(in, n, &once, f1);
-	CHECK(empty_lines(in, n) == empty_lines(once.data, once.len));
-	if (longest(in, n) <= FOLD_LINE_MAX)
-		CHECK(f1 == 0 && same(once.data, once.len, in, n));
+	check_unfolds(lf, nlf, &once, f1);
+	CHECK(empty_lines(lf, nlf) == empty_lines(once.data, once.len));
+	if (longest(lf, nlf) <= FOLD_LINE_MAX)
+		CHECK(f1 == 0 && same(once.data, once.len, lf, nlf));
 
 	/* folded text folds to itself */
 	fold_chunks(once.data, once.len, NULL, &again, &f3);
@@ -193,6 +254,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_free(&once);
 	buf_free(&pieces);
 	buf_free(&again);
+	free(lf);
 	free(in);
 	return 0;
 }

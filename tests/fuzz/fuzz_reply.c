@@ -20,12 +20,15 @@
  *     reply other than 250;
  *   - dotenc: output without the final ".\r\n", a bare LF, a line that
  *     starts with a single '.', not decoding back to the message, or a
- *     capped buffer filled past its cap or differing when it succeeds.
+ *     capped buffer filled past its cap or differing when it succeeds;
+ *     a message with a CR (fold.c removes them) not refused with
+ *     EINVAL, or a CR in what was written before the refusal.
  * Seeds: tests/fuzz/corpus/reply/.
  *
  * The fuzz build compiles only the common sources, so reply.c comes in
  * here.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +258,35 @@ check_dotenc(const char *m, size_t len, const uint8_t *sizes)
 	buf_free(&out);
 }
 
+/* A message with CRs is refused; the rest of it is checked without. */
+static void
+check_dotenc_cr(const char *m, size_t len, const uint8_t *sizes)
+{
+	struct buf out;
+	char *bare;
+	size_t i, n = 0;
+
+	if (len == 0 || memchr(m, '\r', len) == NULL) {
+		check_dotenc(m, len, sizes);
+		return;
+	}
+	buf_init(&out, 0);
+	errno = 0;
+	CHECK(encode(m, len, sizes, &out) == -1 && errno == EINVAL);
+	/* what went out before the refusal holds CRs only in line ends */
+	for (i = 0; i < out.len; i++)
+		CHECK(out.data[i] != '\r' ||
+		    (i + 1 < out.len && out.data[i + 1] == '\n'));
+	buf_free(&out);
+	if ((bare = malloc(len)) == NULL)
+		return;
+	for (i = 0; i < len; i++)
+		if (m[i] != '\r')
+			bare[n++] = m[i];
+	check_dotenc(bare, n, sizes);
+	free(bare);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -274,6 +306,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(whole.end == split.end && whole.why == split.why);
 	CHECK(whole.badoff == split.badoff);
 
-	check_dotenc(m, len, sizes);
+	check_dotenc_cr(m, len, sizes);
 	return 0;
 }

@@ -120,5 +120,182 @@ class HopCountTest(SMTPHostCase):
         self.assertEqual(len(self.host.queue()), 1)
 
 
+class LoopCase(td.DeliveryCase):
+    """Hosts started by the test, once their routes can name their own
+    ports: start(routes=lambda host: text, extra=...)."""
+    host_aliases = "postmaster: bob\n"
+
+    def setUp(self):
+        self.host = None
+
+    def make(self, routes=None, extra=None, port=None, aliases=None):
+        keys = {"retry_min": "1s", "retry_max": "2s"}
+        if port is not None:
+            keys["smtp_listen"] = "127.0.0.1:%d" % port
+        keys.update(extra or {})
+        h = Host(keys, USERS, aliases=self.host_aliases if aliases is None
+                 else aliases, deliver=True)
+        self.addCleanup(h.cleanup)
+        if port is not None:
+            h.smtp_port = port
+        if routes is not None:
+            with open(os.path.join(h.dir, "routes"), "w") as f:
+                f.write(routes(h))
+        return h
+
+    def run_host(self, h):
+        h.setup()
+        h.start()
+        h.wait_smtp()
+        return h
+
+    def start(self, **kw):
+        self.host = self.make(**kw)
+        self.addCleanup(self.assertNoChildDied)
+        return self.run_host(self.host)
+
+    def assertDrains(self, host, timeout=30):
+        wait_for(lambda: host.queue() == [], timeout,
+                 "the queue of %s to empty" % host.dir)
+        time.sleep(1.0)
+        self.assertEqual(host.queue(), [])
+
+    def report(self, data):
+        """(status, diagnostic, quoted header) of a bounce or notice."""
+        msg = email.message_from_bytes(data)
+        self.assertEqual(msg.get_content_type(), "multipart/report", data)
+        parts = msg.get_payload()
+        r = parts[1].get_payload()[1]
+        return r["Status"], r.get("Diagnostic-Code", ""), \
+            parts[2].get_payload()
+
+
+class SelfRouteTest(LoopCase):
+    def test_route_back_to_me(self):
+        # Why: issue 13 reproduction 1: a route for a domain that points
+        # at our own SMTP port went round 6,766 times.  Our greeting
+        # carries our hostname: 5.4.6 at the first hop, one bounce.
+        self.start(routes=lambda h: "loop.test [127.0.0.1]:%d\n" %
+                   h.smtp_port)
+        qid = self.inject(["-f", "alice@example.test", "x@loop.test"],
+                          "Subject: round and round\n\nx\n")
+        data, = self.wait_mails("alice", 1, timeout=30)
+        status, diag, _ = self.report(data)
+        self.assertEqual(status, "5.4.6")
+        self.assertIn("mail for loop.test loops back to myself", diag)
+        self.wait_gone(qid)
+        self.assertDrains(self.host)
+        self.count_stays("alice", 1, settle=1.0)
+        self.assertLessEqual(len(self.queued_ids()), 3, self.host.log())
+
+    def test_greeting_with_my_hostname(self):
+        # Why: a server that greets with our own hostname is us (behind
+        # a NAT, a proxy, another port): a loop, not a delivery.
+        for script in ([("send", b"220 mail.example.test ESMTP\r\n"),
+                        ("hold", 5)],
+                       [("send", b"220 other.test ESMTP\r\n"),
+                        ("expect", b"EHLO"),
+                        ("send", b"250-MAIL.EXAMPLE.TEST hi\r\n"
+                         b"250 PIPELINING\r\n"), ("hold", 5)]):
+            srv = ScriptedServer(script, connections=4, time_limit=30).start()
+            self.addCleanup(srv.stop)
+            h = self.make(routes=lambda h: "loop.test [127.0.0.1]:%d\n" %
+                          srv.port)
+            self.run_host(h)
+            self.host = h
+            qid = self.inject(["-f", "alice@example.test", "x@loop.test"],
+                              "Subject: greeted by myself\n\nx\n")
+            data, = self.wait_mails("alice", 1, timeout=30)
+            status, diag, _ = self.report(data)
+            self.assertEqual(status, "5.4.6")
+            self.assertIn("loops back to myself", diag)
+            self.wait_gone(qid)
+            h.stop()
+
+
+class DeliveredToBounceLoopTest(LoopCase):
+    def test_delivered_to_bounce_into_loop(self):
+        # Why: issue 13 reproduction 2: from a client outside
+        # relay_clients, a message that already carries Delivered-To for
+        # alice is refused by kurir-local (5.4.6), and its bounce to a
+        # sender in a looping domain went round 2,792 times in 5 s.  The
+        # bounce has the null sender: when it cannot be delivered (it
+        # loops back to us), one notice goes to postmaster, and nothing
+        # more.
+        self.start(routes=lambda h: "loop.test [127.0.0.1]:%d\n" %
+                   h.smtp_port, extra={"relay_clients": "127.0.0.1/32"})
+        msg = ("Delivered-To: alice@example.test\r\nFrom: x@loop.test\r\n"
+               "Subject: loop bait\r\n\r\nx\r\n")
+        with smtplib.SMTP("127.0.0.1", self.host.smtp_port, timeout=30,
+                          source_address=("127.0.0.2", 0)) as s:
+            s.ehlo("attacker.example.net")
+            s.sendmail("x@loop.test", ["alice@example.test"], msg.encode())
+        data, = self.wait_mails("bob", 1, timeout=30)   # postmaster
+        self.assertTrue(data.startswith(b"Return-Path: <>\n"), data[:80])
+        self.assertLess(count_received(data), 5, data[:2000])
+        self.assertDrains(self.host)
+        self.count_stays("bob", 1, settle=2.0)
+        self.assertEqual(self.mails("alice"), [])
+        # the message, its bounce, the notice
+        self.assertLessEqual(len(self.queued_ids()), 3, self.host.log())
+
+
+class TwoHostLoopTest(LoopCase):
+    def test_two_hosts_hop_limit(self):
+        # Why: two hosts that route a domain to each other do not see
+        # themselves; the hop count ends the loop: after at most
+        # max_hop_count rounds 554 5.4.6 Too many hops, one bounce to
+        # the sender, and both queues empty.
+        pa, pb = free_port(), free_port()
+        a = self.make(port=pa, routes=lambda h: "loop.test [127.0.0.1]:%d\n"
+                      % pb)
+        b = self.make(port=pb, aliases="", routes=lambda h:
+                      "loop.test [127.0.0.1]:%d\nexample.test "
+                      "[127.0.0.1]:%d\n" % (pa, pa),
+                      extra={"hostname": "mx.b.test",
+                             "local_domains": "b.test"})
+        self.host = a
+        self.addCleanup(self.assertNoChildDied)
+        self.run_host(b)
+        self.run_host(a)
+        self.inject(["-f", "alice@example.test", "x@loop.test"],
+                    "Subject: ping pong\n\nx\n")
+        data, = self.wait_mails("alice", 1, timeout=90)
+        status, diag, hdr = self.report(data)
+        self.assertEqual(status, "5.4.6", diag)
+        self.assertIn("Too many hops", diag)
+        # the quoted header: at most max_hop_count + 1 hops were made
+        self.assertLessEqual(len(re.findall(r"(?im)^received[ \t]*:", hdr)),
+                             51)
+        self.assertDrains(a)
+        self.assertDrains(b)
+        self.count_stays("alice", 1, settle=1.0)
+
+
+@unittest.skipIf(MX_WHY, MX_WHY)
+class SelfMXTest(LoopCase):
+    def test_mx_is_me(self):
+        # Why: an MX that points at this host, where our listener is on
+        # 127.0.0.1:25 (real MX delivery goes to port 25): kurir-remote
+        # sees that the address and port are its own listener's and
+        # fails the mail at once, without connecting.
+        from dnsserver import DNSServer
+        srv = DNSServer({"loop.test": {"MX": [[10, "mx.loop.test"]]},
+                         "mx.loop.test": {"A": ["127.0.0.1"]}})
+        srv.start()
+        self.addCleanup(srv.stop)
+        self.start(port=MX_PORT,
+                   extra={"dns_server": "127.0.0.1:%d" % srv.port})
+        qid = self.inject(["-f", "alice@example.test", "x@loop.test"],
+                          "Subject: mx to myself\n\nx\n")
+        data, = self.wait_mails("alice", 1, timeout=30)
+        status, diag, _ = self.report(data)
+        self.assertEqual(status, "5.4.6")
+        self.assertIn("mail for loop.test loops back to myself", diag)
+        self.assertIn("is one of our SMTP listeners", self.host.log())
+        self.wait_gone(qid)
+        self.assertDrains(self.host)
+
+
 if __name__ == "__main__":
     unittest.main()

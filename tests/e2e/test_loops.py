@@ -272,6 +272,36 @@ class TwoHostLoopTest(LoopCase):
         self.count_stays("alice", 1, settle=1.0)
 
 
+    def test_two_hosts_bounce_into_the_loop(self):
+        # Why: the sender is in the looping domain too.  The message
+        # ends by the hop count; its bounce (null sender, a fresh
+        # header: the quoted one is in the body) goes round again and
+        # ends the same way, and then only a postmaster notice (at most
+        # one) is made: the loop cannot restart.
+        pa, pb = free_port(), free_port()
+        a = self.make(port=pa, routes=lambda h: "loop.test [127.0.0.1]:%d\n"
+                      % pb)
+        b = self.make(port=pb, aliases="", routes=lambda h:
+                      "loop.test [127.0.0.1]:%d\n" % pa,
+                      extra={"hostname": "mx.b.test",
+                             "local_domains": "b.test"})
+        self.host = a
+        self.addCleanup(self.assertNoChildDied)
+        self.run_host(b)
+        self.run_host(a)
+        self.inject(["-f", "x@loop.test", "y@loop.test"],
+                    "Subject: ping pong bounce\n\nx\n")
+        wait_for(lambda: "dropped" in b.log() or self.mails("bob"), 120,
+                 "the postmaster notice (or its drop)")
+        self.assertDrains(a, timeout=60)
+        self.assertDrains(b, timeout=60)
+        self.assertLessEqual(len(self.mails("bob")), 1)
+        queued = len(self.queued_ids()) + len(re.findall(
+            r"kurir-queue\[\d+\]: [0-9a-f]{16}: from=<", b.log()))
+        # two passes of at most 51 hops, the bounce, one notice
+        self.assertLessEqual(queued, 2 * 52 + 2)
+
+
 @unittest.skipIf(MX_WHY, MX_WHY)
 class SelfMXTest(LoopCase):
     def test_mx_is_me(self):

@@ -144,6 +144,9 @@ static const struct conf_key conf_keys[] = {
 { "smtp_line_length_limit", CT_UINT, 0, F(smtp_line_length_limit), 0, "0",
   0, UMAX, "refuse text lines longer than this many octets before CRLF with "
   "550 5.6.0 (0: no limit but message_size_limit; else at least 998)" },
+{ "max_hop_count", CT_UINT, 0, F(max_hop_count), 0, "50", 1, 1000,
+  "Received and Delivered-To fields a message may carry; more: 554 5.4.6 "
+  "Too many hops (mail loops end; Postfix's hopcount_limit)" },
 { "smtp_max_sessions", CT_UINT, 0, F(smtp_max_sessions), 0, "1000", 1, UMAX,
   "concurrent SMTP and submission sessions (at most 4096)" },
 { "smtp_max_sessions_per_ip", CT_UINT, 0, F(smtp_max_sessions_per_ip), 0,

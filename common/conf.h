@@ -65,6 +65,7 @@ struct conf {
 	unsigned	 smtp_max_recipients;
 	unsigned	 smtp_max_errors;
 	unsigned	 smtp_line_length_limit;	/* octets before CRLF; 0: none */
+	unsigned	 max_hop_count;	/* Received + Delivered-To fields */
 	unsigned	 smtp_max_sessions;
 	unsigned	 smtp_max_sessions_per_ip;
 	unsigned	 pop3_max_sessions;

@@ -203,6 +203,7 @@ txn_begin(struct qlink *l, const struct frame *f)
 	t->id = f->id;
 	t->link = l;
 	t->fd = -1;
+	hops_init(&t->hops);
 	t->arrival = (long long)time(NULL);
 	qid_new(t->qid);
 	LIST_INSERT_HEAD(&l->txns, t, entry);
@@ -309,6 +310,33 @@ bad:
 	return -1;
 }
 
+/*
+ * Count the hops as the header passes, on every link: kurir-smtpd
+ * counts too, but this is where mail from local users (kurir-sendmail)
+ * and from any future client comes in, so the limit holds for all of
+ * it.  Past max_hop_count the message is refused now and nothing more
+ * of it is written; the answer waits for the commit.
+ */
+static void
+txn_hops(struct txn *t, const char *p, size_t n)
+{
+	if (hops_header_done(&t->hops))
+		return;
+	hops_add(&t->hops, p, n);
+	if (hops_count(&t->hops) <= Q.conf.max_hop_count)
+		return;
+	log_warnx("%s: refused: %u hops or more (max_hop_count %u), "
+	    "from %s uid %lld", t->qid, hops_count(&t->hops),
+	    Q.conf.max_hop_count, t->link->trusted ? "trusted link" : "local",
+	    t->link->uid);
+	txn_fail(t, 5, "5.4.6 Too many hops");
+	if (t->fd >= 0) {
+		close(t->fd);
+		unlinkat(Q.tmpfd, t->qid, 0);
+		t->fd = -1;
+	}
+}
+
 static void
 txn_end(struct qlink *l, struct txn *t)
 {
@@ -338,6 +366,9 @@ link_frame(struct qlink *l, const struct frame *f)
 			return -1;
 		return txn_client(t, f);
 	case QP_DATA:
+		if (t->fail)
+			return 0;
+		txn_hops(t, f->data, f->len);
 		if (!t->fail)
 			store_data(t, f->data, f->len);
 		return 0;

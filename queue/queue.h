@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "hops.h"
 #include "qfile.h"
 #include "qproto.h"
 
@@ -42,6 +43,7 @@ struct txn {
 	int		 fd;		/* tmp/<qid>, -1 until opened */
 	uint64_t	 size;		/* message bytes written */
 	uint64_t	 added;		/* of which our own Received field */
+	struct hops	 hops;		/* the client's Received + Delivered-To */
 	size_t		 size_off;	/* where the size digits sit */
 	int		 fail;		/* 0, or 4 / 5: reply at commit */
 	char		 reason[160];

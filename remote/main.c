@@ -234,9 +234,11 @@ reload_config(int fd, const char *path)
 {
 	char err[1024];
 
-	if (service_conf_reload(fd, path, &R.conf) == 0 &&
-	    dns_set_server(R.conf.dns_server, err, sizeof(err)) == -1)
-		log_warnx("dns_server: %s", err);
+	if (service_conf_reload(fd, path, &R.conf) == 0) {
+		self_set_listeners(&R.self, &R.conf);
+		if (dns_set_server(R.conf.dns_server, err, sizeof(err)) == -1)
+			log_warnx("dns_server: %s", err);
+	}
 }
 
 /* one control frame; CTL_GO when the start-up batch is complete */
@@ -342,6 +344,12 @@ main(int argc, char *argv[])
 	    event_add(ev, NULL) == -1)
 		fatalx("events");
 
+	/* who we are, for loop detection: the netlink socket getifaddrs
+	 * needs is not in the sandbox, so the interfaces are read now */
+	self_set_listeners(&R.self, &R.conf);
+	if (self_read_interfaces(&R.self) == -1)
+		log_warn("getifaddrs (only loopback and the listeners' own "
+		    "addresses are known to be ours)");
 	if (path_fmt(root, sizeof(root), "%s/empty", R.conf.state_dir) == -1)
 		fatalx("state_dir too long");
 	if (priv_drop(&R.conf, ROLE_REMOTE, root, err, sizeof(err)) == -1)

@@ -15,6 +15,7 @@
  *              dotenc (pure, fuzzed)
  *   dns.c      MX and address lookups (c-ares on the event loop)
  *   session.c  one delivery: connect, EHLO, STARTTLS, MAIL/RCPT/DATA
+ *   self.c     is a destination this host? (mail loops, SPEC 9)
  *   main.c     start-up, control channel, the link to kurir-send
  */
 #ifndef KURIR_REMOTE_H
@@ -33,6 +34,7 @@
 #include "fold.h"
 #include "remoteproto.h"
 #include "reply.h"
+#include "self.h"
 #include "table.h"
 
 #define REMOTE_ADDR_MAX		512	/* bytes of one envelope address */
@@ -112,6 +114,7 @@ struct remote_ctx {
 	struct conf	 conf;
 	struct event_base *base;
 	struct routes	*routes;
+	struct self	 self;		/* our listeners: never a destination */
 	struct tls_config *tls_plain;	/* no verification (may, require) */
 	struct tls_config *tls_verify;	/* CA bundle, name checked */
 	char		*ca;		/* the CA bundle (PEM), from kurird */

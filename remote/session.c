@@ -260,6 +260,21 @@ sess_next_target(struct session *s)
 	sess_connect(s);
 }
 
+/*
+ * The destination is this host: a loop (SPEC 9).  Permanent, for every
+ * recipient, and no other host is tried: the next would be as wrong.
+ */
+static void
+sess_loop(struct session *s, const char *how)
+{
+	log_warnx("%s: %s %s: mail loops back to myself", s->req.domain,
+	    s->peer[0] ? s->peer : "destination", how);
+	sess_error(s, "5.4.6 mail for %s loops back to myself", s->req.domain);
+	set_all(s, 5, s->last_error);
+	sess_quit(s);
+	sess_finish(s);
+}
+
 /* ---- the protocol -------------------------------------------------------- */
 
 static int
@@ -485,6 +500,11 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 			sess_host_failed(s);
 			return -1;
 		}
+		if (self_is_my_name(rep->text, strlen(rep->text),
+		    R.conf.hostname)) {
+			sess_loop(s, "greeted with our own hostname");
+			return -1;
+		}
 		s->state = SS_EHLO;
 		sess_printf(s, "EHLO %s\r\n", R.conf.hostname);
 		break;
@@ -499,6 +519,11 @@ sess_reply(struct session *s, const struct reply *rep, int more_input)
 			s->state = SS_HELO;
 			sess_printf(s, "HELO %s\r\n", R.conf.hostname);
 			break;
+		}
+		if (self_is_my_name(rep->text, strlen(rep->text),
+		    R.conf.hostname)) {
+			sess_loop(s, "answered EHLO with our own hostname");
+			return -1;
 		}
 		ehlo_parse(rep, &s->ext);
 		if (s->tls == NULL && s->tls_failed == 0 &&
@@ -806,6 +831,34 @@ sess_dns_cb(void *arg, enum dns_status st, const char *why,
 	memcpy(s->targets, t, n * sizeof(*t));
 	s->ntargets = n;
 	s->cur = 0;
+	/*
+	 * An MX (or the A/AAAA fallback) that is one of our own listeners:
+	 * as Postfix does, that host and every one after it (worse
+	 * preference) are dropped, and with none before it the mail loops.
+	 * A routes_file host was named by the admin and is tried; a loop
+	 * through it is still caught by its greeting (our hostname).
+	 */
+	if (s->route == NULL) {
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (self_is_me(&R.self, (const struct sockaddr *)
+			    &s->targets[i].ss))
+				break;
+		if (i < n) {
+			s->cur = i;
+			sess_target_name(s);
+			if (i == 0) {
+				sess_loop(s, "is one of our SMTP listeners");
+				return;
+			}
+			log_info("%s: %s is one of our SMTP listeners; only "
+			    "the %zu better destination%s tried",
+			    s->req.domain, s->peer, i, i == 1 ? "" : "s");
+			s->peer[0] = '\0';
+			s->ntargets = i;
+			s->cur = 0;
+		}
+	}
 	sess_next_target(s);
 }
 

@@ -51,6 +51,18 @@ data_emit(void *arg, const char *p, size_t n)
 		return;
 	}
 	s->msg_bytes += n;
+	/*
+	 * Hops are counted as the header passes (a field may be cut
+	 * anywhere by the reads; hops.c keeps a few bytes of state), and a
+	 * message over the limit stops here: nothing more of it is stored.
+	 */
+	if (!hops_header_done(&s->hops)) {
+		hops_add(&s->hops, p, n);
+		if (hops_count(&s->hops) > S.conf.max_hop_count) {
+			textdec_flag(&s->dec, ME_HOPS);
+			return;
+		}
+	}
 	while (n > 0 && s->dec.error == ME_NONE) {
 		size_t room = SMTP_CHUNK - s->chunk.len;
 		size_t take = n < room ? n : room;
@@ -126,6 +138,7 @@ data_begin(struct session *s)
 	s->qtxn = next_txn;
 	s->msg_bytes = 0;
 	textdec_init(&s->dec, S.conf.smtp_line_length_limit);
+	hops_init(&s->hops);
 	r = peer_send(&S.queue, QP_MAIL, s->qtxn, s->sender, strlen(s->sender));
 	for (i = 0; r == 0 && i < s->nrcpts; i++)
 		r = peer_send(&S.queue, QP_RCPT, s->qtxn, s->rcpts[i],
@@ -185,6 +198,12 @@ data_end(struct session *s)
 		log_warnx("[%s] message with bare CR or LF refused", s->ip);
 		session_error(s, "550 5.6.0 Error: bare CR or LF in message "
 		    "text (lines must end in CRLF)");
+		break;
+	case ME_HOPS:
+		/* a loop, or a forged trace: the sender's server bounces it */
+		log_warnx("[%s] from=<%s>: refused: more than %u hops "
+		    "(max_hop_count)", s->ip, s->sender, S.conf.max_hop_count);
+		session_error(s, "554 5.4.6 Too many hops");
 		break;
 	case ME_NUL:
 		session_error(s, "550 5.6.0 Error: NUL byte in message text");

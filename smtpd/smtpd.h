@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "conf.h"
+#include "hops.h"
 #include "textdec.h"
 
 #define SMTP_LINE_MAX		512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
@@ -90,6 +91,7 @@ struct session {
 	uint32_t	 qtxn;		/* transaction at kurir-queue; 0 if none */
 	uint64_t	 msg_bytes;	/* message bytes after unstuffing */
 	struct textdec	 dec;		/* DATA/BDAT decoder; dec.error says why */
+	struct hops	 hops;		/* Received + Delivered-To seen so far */
 	struct buf	 chunk;		/* decoded bytes not yet sent to the queue */
 	uint64_t	 bdat_left;
 	uint64_t	 bdat_size;

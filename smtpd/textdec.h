@@ -25,6 +25,7 @@ enum msg_error {
 	ME_NUL,			/* NUL byte */
 	ME_LONG_LINE,		/* text line over the configured limit */
 	ME_QUEUE,		/* the queue link failed: 451 (set by the caller) */
+	ME_HOPS,		/* over max_hop_count: 554 5.4.6 (set by the caller) */
 };
 
 typedef void (*textdec_emit)(void *arg, const char *p, size_t n);

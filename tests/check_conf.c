@@ -99,6 +99,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.smtp_max_recipients, 100);
 	ck_assert_uint_eq(c.smtp_max_errors, 20);
 	ck_assert_uint_eq(c.smtp_line_length_limit, 0);	/* no limit */
+	ck_assert_uint_eq(c.max_hop_count, 50);
 	ck_assert_uint_eq(c.smtp_max_sessions, 1000);
 	ck_assert_uint_eq(c.smtp_max_sessions_per_ip, 20);
 	ck_assert_uint_eq(c.pop3_max_sessions, 1000);
@@ -162,6 +163,7 @@ static const char good_conf[] =
     "smtp_max_recipients = 50\n"
     "smtp_max_errors = 5\n"
     "smtp_line_length_limit = 998\n"
+    "max_hop_count = 30\n"
     "smtp_max_sessions = 7\n"
     "smtp_max_sessions_per_ip = 3\n"
     "pop3_max_sessions = 8\n"
@@ -207,6 +209,7 @@ check_good(const struct conf *c)
 	ck_assert_uint_eq(c->smtp_max_recipients, 50);
 	ck_assert_uint_eq(c->smtp_max_errors, 5);
 	ck_assert_uint_eq(c->smtp_line_length_limit, 998);
+	ck_assert_uint_eq(c->max_hop_count, 30);
 	ck_assert_uint_eq(c->smtp_max_sessions, 7);
 	ck_assert_uint_eq(c->smtp_max_sessions_per_ip, 3);
 	ck_assert_uint_eq(c->pop3_max_sessions, 8);
@@ -415,6 +418,11 @@ static const struct {
 	{ "smtp_line_length_limit = 1000001\n", 1, "bad number" },
 	{ "smtp_line_length_limit = -1\n", 1, "bad number" },
 	{ "smtp_line_length_limit = 2k\n", 1, "bad number" },
+	{ "max_hop_count = 1\n", 0, NULL },
+	{ "max_hop_count = 1000\n", 0, NULL },
+	{ "max_hop_count = 0\n", 1, "bad number" },
+	{ "max_hop_count = 1001\n", 1, "bad number" },
+	{ "max_hop_count = fifty\n", 1, "bad number" },
 	{ "# c\ntls_cert_file = /x.pem\n", 2, "must be set together" },
 	{ "tls_key_file = /x.pem\n", 1, "must be set together" },
 	{ "state_dir = /" "0123456789012345678901234567890123456789"

@@ -182,7 +182,7 @@ data_abort(struct session *s)
 		return;
 	/* once committed it is the queue's: never abort it, just forget it */
 	if (s->awaiting != AWAIT_COMMIT)
-		peer_send(&S.queue, QP_ABORT, s->qtxn, NULL, 0);
+		peer_queue_abort(s->qtxn);
 	s->qtxn = 0;
 }
 

@@ -173,6 +173,8 @@ void	 data_abort(struct session *);
 
 /* peer.c */
 int	 peer_send(struct peer *, uint16_t type, uint32_t id, const void *, size_t);
+/* QP_ABORT of a queue transaction: never dropped (it waits for room) */
+void	 peer_queue_abort(uint32_t txn);
 void	 peer_attach(struct peer *, int fd);
 void	 peer_queue_reply(uint16_t type, uint32_t id, const char *, size_t);
 void	 peer_auth_reply(uint16_t type, uint32_t id, const char *, size_t);

@@ -257,16 +257,16 @@ md_list(struct maildrop *md, int in_new, size_t *cap, int *heap,
 }
 
 /*
- * The size on the wire of an open message: each LF becomes CRLF, and a
- * last line without LF gets a CRLF too.  One pass, fixed buffer.
+ * The size on the wire of an open message, as txn.c sends it: each line
+ * end (LF, CR LF, or a CR alone) becomes CRLF, and a last line without
+ * one gets a CRLF too.  One pass, fixed buffer.
  */
 static int
 md_size_fd(int fd, char *buf, size_t buflen, unsigned long long *size)
 {
-	unsigned long long bytes = 0, lfs = 0;
-	ssize_t r;
-	char last = '\n';
-	char *p, *end;
+	unsigned long long text = 0, ends = 0;
+	int cr = 0, bol = 1;
+	ssize_t r, i;
 
 	for (;;) {
 		if ((r = read(fd, buf, buflen)) == -1) {
@@ -276,13 +276,20 @@ md_size_fd(int fd, char *buf, size_t buflen, unsigned long long *size)
 		}
 		if (r == 0)
 			break;
-		bytes += (unsigned long long)r;
-		for (p = buf, end = buf + r;
-		    (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-			lfs++;
-		last = buf[r - 1];
+		for (i = 0; i < r; i++) {
+			if (buf[i] == '\n' && cr)
+				;		/* CR LF: counted at the CR */
+			else if (buf[i] == '\n' || buf[i] == '\r') {
+				ends++;
+				bol = 1;
+			} else {
+				text++;
+				bol = 0;
+			}
+			cr = buf[i] == '\r';
+		}
 	}
-	*size = bytes + lfs + (last != '\n' ? 2 : 0);
+	*size = text + 2 * ends + (bol ? 0 : 2);
 	return 0;
 }
 

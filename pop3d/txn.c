@@ -87,8 +87,8 @@ struct txn_xfer {
 	unsigned long		 lines;		/* TOP: body lines still to send */
 	int			 in_body;	/* past the blank line */
 	int			 bol;		/* at the beginning of a line */
-	int			 blank;		/* current line so far is "" or "\r" */
-	size_t			 linelen;	/* bytes of the current line, up to 2 */
+	int			 cr;		/* the last byte was a CR (its line
+						 * ended): an LF next is its own */
 	int			 done;		/* TOP: enough lines sent */
 	unsigned long long	 sent;		/* octets as maildrop counts them */
 };
@@ -328,8 +328,8 @@ static void
 txn_xfer_eol(struct txn_xfer *x)
 {
 	if (!x->in_body) {
-		/* "\r\n" in the file counts as the blank line too */
-		if (x->blank) {
+		/* the empty line ("\n", "\r\n" or "\r" in the file) */
+		if (x->bol) {
 			x->in_body = 1;
 			if (x->top && x->lines == 0)
 				x->done = 1;
@@ -337,48 +337,53 @@ txn_xfer_eol(struct txn_xfer *x)
 	} else if (x->top && --x->lines == 0)
 		x->done = 1;
 	x->bol = 1;
-	x->blank = 1;
-	x->linelen = 0;
 }
 
 /*
- * Append file bytes p[0..n) to the output as they go on the wire: LF
- * becomes CRLF, a line starting with '.' gets one more (RFC 1939 3).
- * x->sent counts the octets as maildrop sized them (without stuffing).
- * Stops early once TOP has sent its lines.
+ * Append file bytes p[0..n) to the output as they go on the wire: every
+ * line end becomes CRLF, a line starting with '.' gets one more (RFC
+ * 1939 3).  A line end in the file is LF, CR LF, or a CR alone: a bare
+ * CR never goes out, since a lenient client that took it for a line end
+ * could read "text<CR>.<CRLF>" as the end of the message and what
+ * follows as our next replies (the smuggling kurir-remote prevents the
+ * same way).  maildrop.c sizes messages by the same rule.  x->sent
+ * counts the octets as maildrop sized them (without stuffing).  Stops
+ * early once TOP has sent its lines.
  */
 static int
 txn_convert(struct txn *t, struct txn_xfer *x, const char *p, size_t n)
 {
-	const char *lf;
 	char *o;
 	size_t seg;
 
-	if (buf_reserve(&t->out, 2 * n) == -1) {
+	if (buf_reserve(&t->out, 2 * n + 2) == -1) {
 		log_warn("user=%s: message buffer", t->user);
 		return txn_finish(t, TXN_DROPPED, "dropped");
 	}
 	o = t->out.data + t->out.len;
 	while (n > 0 && !x->done) {
-		lf = memchr(p, '\n', n);
-		seg = lf != NULL ? (size_t)(lf - p) : n;
+		if (x->cr) {
+			x->cr = 0;
+			if (p[0] == '\n') {	/* CR LF: the CR ended it */
+				p++;
+				n--;
+				continue;
+			}
+		}
+		for (seg = 0; seg < n && p[seg] != '\n' && p[seg] != '\r'; seg++)
+			;
 		if (seg > 0) {
 			if (x->bol && p[0] == '.')
 				*o++ = '.';
-			if (x->linelen == 0 && p[0] != '\r')
-				x->blank = 0;
-			else if (x->linelen + seg > 1)
-				x->blank = 0;
-			x->linelen = x->linelen + seg > 2 ? 2 :
-			    x->linelen + seg;
 			memcpy(o, p, seg);
 			o += seg;
 			x->sent += seg;
 			x->bol = 0;
+			p += seg;
+			n -= seg;
 		}
-		p += seg;
-		n -= seg;
-		if (lf != NULL) {
+		if (n > 0) {
+			x->cr = p[0] == '\r';
 			*o++ = '\r';
 			*o++ = '\n';
 			x->sent += 2;
@@ -463,7 +468,7 @@ txn_cmd_send(struct txn *t, const struct pop3_req *req, int top)
 	if ((fd = maildrop_open_msg(&t->md, req->num[0] - 1)) == -1)
 		return txn_open_failed(t, req->num[0]);
 	memset(&x, 0, sizeof(x));
-	x.bol = x.blank = 1;
+	x.bol = 1;
 	x.top = top;
 	x.lines = top ? req->num[1] : 0;
 	if (top)

@@ -101,19 +101,25 @@ header_byte(struct fold *f, char c, struct buf *out)
 			f->line = FL_BODY;
 			return 0;
 		}
-		if (is_blank(c)) {
-			/* c itself is the last blank before the limit */
-			if (held_flush(f, out) == -1 ||
-			    buf_addch(out, '\n') == -1)
-				return -1;
-			f->col = 0;
-		} else if (f->nheld > 0) {
+		if (f->nheld > 1 || (f->nheld > 0 && !is_blank(c))) {
 			/* the held bytes start with the blank: they begin
-			 * the continuation line; they hold no other blank */
+			 * the continuation line; they hold no other blank.
+			 * Preferred even when c is a blank, so that the
+			 * continuation starts with text, not with what may
+			 * be only the field's trailing blanks */
 			f->col = f->nheld;
 			if (buf_addch(out, '\n') == -1 ||
 			    held_flush(f, out) == -1)
 				return -1;
+		} else if (is_blank(c)) {
+			/* c itself is the last blank before the limit (a
+			 * field whose text past 998 octets is all blanks
+			 * still gets a continuation of blanks: obs-FWS, no
+			 * empty line) */
+			if (held_flush(f, out) == -1 ||
+			    buf_addch(out, '\n') == -1)
+				return -1;
+			f->col = 0;
 		} else {
 			/* nowhere to fold: cut, and start the continuation
 			 * with a SP so that the field goes on */

@@ -187,6 +187,15 @@ bdat_skip(struct session *s, const struct smtp_cmd *c)
 {
 	if (c->verb != SMTP_BDAT || c->chunk == 0)
 		return;
+	/* more than any message may be: not worth the time to read */
+	if (c->chunk > S.conf.message_size_limit) {
+		if (s->state != S_CLOSING)
+			session_reply(s, "421 4.7.0 %s Error: refused BDAT "
+			    "chunk larger than the message size limit, closing",
+			    S.conf.hostname);
+		s->state = S_CLOSING;
+		return;
+	}
 	s->skip_left = c->chunk;
 	s->state = S_SKIP;
 }

@@ -15,7 +15,18 @@
 
 #include "frame.h"
 #include "log.h"
+#include "qproto.h"
 #include "smtpd.h"
+
+/*
+ * QP_ABORTs that found the queue link's backlog full.  Each open
+ * transaction holds one of kurir-queue's QP_TRUSTED_TXN_MAX slots for
+ * this link until its abort arrives, so an abort is never dropped: it
+ * waits here and goes as soon as the backlog drains (there can be no
+ * more of them than open transactions).
+ */
+static uint32_t abort_wait[QP_TRUSTED_TXN_MAX];
+static size_t abort_nwait;
 
 static void peer_read_cb(evutil_socket_t, short, void *);
 static void peer_down(struct peer *);
@@ -61,6 +72,8 @@ peer_down(struct peer *p)
 	p->fd = -1;
 	buf_reset(&p->in);
 	buf_reset(&p->out);
+	if (p == &S.queue)
+		abort_nwait = 0;	/* the queue forgets the link's all */
 	/* whoever was waiting on it gets a temporary failure */
 	for (s = TAILQ_FIRST(&S.sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
@@ -106,6 +119,38 @@ peer_flush(struct peer *p)
 		peer_fail(p);
 }
 
+/* Queue the aborts that waited, as far as the backlog takes them. */
+static void
+peer_abort_retry(struct peer *p)
+{
+	while (abort_nwait > 0 && frame_pack(&p->out, QP_ABORT,
+	    abort_wait[abort_nwait - 1], NULL, 0) == 0)
+		abort_nwait--;
+}
+
+void
+peer_queue_abort(uint32_t txn)
+{
+	struct peer *p = &S.queue;
+
+	if (!peer_up(p))
+		return;		/* the link's end aborts every transaction */
+	if (frame_pack(&p->out, QP_ABORT, txn, NULL, 0) == -1) {
+		if (abort_nwait == QP_TRUSTED_TXN_MAX) {
+			/* cannot be (one per open transaction); if it is,
+			 * a fresh link is the way to a clean slate */
+			log_warnx("link to %s: aborts pile up; resetting it",
+			    p->name);
+			peer_fail(p);
+			return;
+		}
+		abort_wait[abort_nwait++] = txn;
+		return;
+	}
+	if (p->out.len == FRAME_HDR)
+		peer_flush(p);
+}
+
 static void
 peer_write_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -113,6 +158,11 @@ peer_write_cb(evutil_socket_t fd, short what, void *arg)
 	int was_high = p->out.len >= PEER_LOW;
 
 	peer_flush(p);
+	if (p == &S.queue && abort_nwait > 0 && peer_up(p)) {
+		peer_abort_retry(p);
+		if (p->out.len > 0)
+			event_add(p->ev_write, NULL);
+	}
 	/* the queue caught up: sessions held back in DATA go on */
 	if (p == &S.queue && was_high && p->out.len < PEER_LOW)
 		sessions_kick();

@@ -90,6 +90,7 @@ struct session {
 	char		 pending_rcpt[ADDR_TEXT_MAX + 2];	/* awaiting kurir-auth */
 	uint32_t	 qtxn;		/* transaction at kurir-queue; 0 if none */
 	uint64_t	 msg_bytes;	/* message bytes after unstuffing */
+	uint64_t	 over_bytes;	/* text received past the size limit */
 	struct textdec	 dec;		/* DATA/BDAT decoder; dec.error says why */
 	struct hops	 hops;		/* Received + Delivered-To seen so far */
 	struct buf	 chunk;		/* decoded bytes not yet sent to the queue */
@@ -174,6 +175,8 @@ void	 data_abort(struct session *);
 
 /* peer.c */
 int	 peer_send(struct peer *, uint16_t type, uint32_t id, const void *, size_t);
+/* QP_ABORT of a queue transaction: never dropped (it waits for room) */
+void	 peer_queue_abort(uint32_t txn);
 void	 peer_attach(struct peer *, int fd);
 void	 peer_queue_reply(uint16_t type, uint32_t id, const char *, size_t);
 void	 peer_auth_reply(uint16_t type, uint32_t id, const char *, size_t);

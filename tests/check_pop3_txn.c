@@ -57,9 +57,14 @@ static size_t rlen;
 #define M1_WIRE	M1_TOP2 "...two dots\r\nlast\r\n"
 #define M2	"Subject: nofinal\n\nbody without newline"
 #define M2_WIRE	"Subject: nofinal\r\n\r\nbody without newline\r\n"
-#define M3	"Subject: crlf\r\n\r\nbody1\r\n.body2\r\n"
-#define M3_HEAD	"Subject: crlf\r\r\n\r\r\n"
-#define M3_WIRE	M3_HEAD "body1\r\r\n..body2\r\r\n"
+/* CRLF line ends, and a bare CR that must not go out as one (it ends a
+ * line: the dot after it is then stuffed, so no client can take
+ * "line1<CR>.<CRLF>" for the end of the message) */
+#define M3	"Subject: crlf\r\n\r\nbody1\r\n.body2\r\nline1\r.\r\n" \
+		"MAIL FROM:<x@y>\r\n"
+#define M3_HEAD	"Subject: crlf\r\n\r\n"
+#define M3_WIRE	M3_HEAD "body1\r\n..body2\r\nline1\r\n..\r\n" \
+		"MAIL FROM:<x@y>\r\n"
 #define M4	"Subject: empty body\n\n"
 #define M4_WIRE	"Subject: empty body\r\n\r\n"
 #define M5	""
@@ -149,14 +154,19 @@ exists(const char *rel)
 static unsigned long long
 wire_size(const char *s, size_t n)
 {
-	unsigned long long sz = n;
-	size_t i;
+	unsigned long long sz = 0;
+	size_t i = 0, len;
 
-	for (i = 0; i < n; i++)
-		if (s[i] == '\n')
-			sz++;
-	if (n > 0 && s[n - 1] != '\n')
-		sz += 2;
+	/* line by line, each up to LF, CR LF or a CR alone, gets CRLF */
+	while (i < n) {
+		for (len = 0; i + len < n && s[i + len] != '\r' &&
+		    s[i + len] != '\n'; len++)
+			;
+		sz += len + 2;
+		i += len;
+		if (i < n)
+			i += s[i] == '\r' && i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
+	}
 	return sz;
 }
 
@@ -499,7 +509,7 @@ START_TEST(test_top)
 	expect_body(M3_HEAD, strlen(M3_HEAD));
 	cl_send("TOP 3 1\r\n");
 	EXPECT("+OK top of message follows");
-	expect_body(M3_HEAD "body1\r\r\n", strlen(M3_HEAD) + 8);
+	expect_body(M3_HEAD "body1\r\n", strlen(M3_HEAD) + 7);
 	cl_send("TOP 4 5\r\n");
 	EXPECT("+OK top of message follows");
 	expect_body(M4_WIRE, strlen(M4_WIRE));

@@ -236,5 +236,78 @@ class MinDataRateTest(_DeadlineCase):
         self.assertDropped(c, took, T_DATA, "1 KB/s under a 100 KB/s rule")
 
 
+class OversizeTextTest(_DeadlineCase):
+    """Text past message_size_limit is read so that the client hears 552,
+    but at most one more limit of it: a client that keeps sending at the
+    minimum rate must not hold the session for ever (found in review)."""
+    host_extra = dict(_DeadlineCase.host_extra, message_size_limit="256k")
+    LIMIT = 256 * 1024
+
+    def send_until_answered(self, c, chunk, total):
+        """Send total octets of chunk repeated, fast; stop early when the
+        server speaks or closes.  The octets sent."""
+        sent = 0
+        while sent < total:
+            r, _, _ = select.select([c.sock], [], [], 0)
+            if r:
+                break
+            try:
+                c.sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        return sent
+
+    def assertClosedWith(self, c, code, enh, what):
+        c.sock.settimeout(10)
+        r = c.reply()
+        self.assertReply(r, code, enh)
+        self.assertIn(what, r.text)
+        self.assertTrue(c.closed(10))
+
+    def test_data_past_twice_the_limit_closes(self):
+        c = self.client()
+        c.ehlo()
+        begin_data(c)
+        line = b"x" * 1000 + b"\r\n"
+        # socket buffers take megabytes before a send blocks: what
+        # counts is that the server stops long before all of it
+        sent = self.send_until_answered(c, line * 64, 200 * self.LIMIT)
+        self.assertLess(sent, 100 * self.LIMIT, "read on and on")
+        self.assertClosedWith(c, 552, "5.3.4", "closing")
+        self.assertEqual(self.host.queue(), [])
+
+    def test_data_just_over_the_limit_gets_552(self):
+        """A message a little too big still gets its 552 at the end, and
+        the session goes on."""
+        c = self.client()
+        c.ehlo()
+        begin_data(c)
+        c.sock.sendall(b"x" * 1000 + b"\r\n" * 1 + (b"y" * 998 + b"\r\n") *
+                       int(1.2 * self.LIMIT / 1000) + b".\r\n")
+        r = c.reply()
+        self.assertReply(r, 552, "5.3.4")
+        c.expect("NOOP", 250)
+
+    def test_huge_refused_bdat_closes(self):
+        c = self.client()
+        c.ehlo()
+        c.sock.sendall(b"BDAT 1000000000000000\r\n")
+        r = c.reply()
+        self.assertReply(r, 503)
+        self.assertClosedWith(c, 421, "4.7.0", "larger than the message size")
+
+    def test_big_bdat_in_a_transaction_closes(self):
+        c = self.client()
+        c.ehlo()
+        c.expect("MAIL FROM:<s@remote.test>", 250)
+        c.expect("RCPT TO:<alice@example.test>", 250)
+        c.sock.sendall(b"BDAT %d LAST\r\n" % (200 * self.LIMIT))
+        sent = self.send_until_answered(c, b"z" * 65536, 200 * self.LIMIT)
+        self.assertLess(sent, 100 * self.LIMIT, "read on and on")
+        self.assertClosedWith(c, 552, "5.3.4", "closing")
+        self.assertEqual(self.host.queue(), [])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -545,6 +545,26 @@ class TransactionTest(POP3HostCase):
             self.assertEqual(c.ok("LIST %d" % (i + 1)),
                              "+OK %d %d" % (i + 1, s))
 
+    def test_bare_cr_never_goes_out(self):
+        """A stored message with CRs (kurir-sendmail keeps a lone CR as
+        data; other MDAs store CRLF): every CR ends a line on the wire,
+        so "line1<CR>.<CRLF>" cannot end the message early for a client
+        that takes a bare CR for a line end, and what follows it cannot
+        pass for our next replies."""
+        names = self.put([b"Subject: cr\r\n\r\nline1\r.\r\n"
+                          b"+OK fake\r\rend\r"])
+        c = self.login()
+        n = len(self.names) + 1
+        want = (b"Subject: cr\r\n\r\nline1\r\n..\r\n+OK fake\r\n\r\n"
+                b"end\r\n.\r\n")
+        r = c.ok("LIST %d" % n)
+        self.assertEqual(r, "+OK %d %d" % (n, len(want) - 4))  # no ".", stuffing
+        c.ok("RETR %d" % n)
+        got = c.raw_multi()
+        self.assertEqual(got, want)
+        self.assertIsNone(re.search(rb"\r(?!\n)|(?<!\r)\n", got), got)
+        self.assertTrue(names)
+
     def test_retr_byte_exact(self):
         c = self.login()
         for i, data in enumerate(MSGS):

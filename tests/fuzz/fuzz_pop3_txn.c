@@ -7,7 +7,7 @@
  * Maildir is laid out once per process in a temporary directory (under
  * /dev/shm when there is one: UPDATE fsyncs): four messages in new/ (one
  * with lines starting with '.', one without a final newline, one with
- * CRLF line ends, one empty) and two in cur/ (flags "F" and "S"; one
+ * CRLF line ends, one empty, and bare CRs) and two in cur/ (flags "F" and "S"; one
  * without a blank line).  Each run writes the input (at most IN_CAP
  * octets) into one end of a socketpair, shuts that side down (EOF) and
  * calls txn_serve() on the other end in-process, idle timeout 5 s and
@@ -71,7 +71,8 @@ static const struct fz_msg {
 	    "1700000002.M2.fz", "Subject: two\n\nbody\nno final newline" },
 	{ "new/1700000003.M3.fz", "cur/1700000003.M3.fz:2,S",
 	    "1700000003.M3.fz",
-	    "Subject: three\r\n\r\nbody1\r\n.body2\r\n\r\nend\r\n" },
+	    "Subject: three\r\n\r\nbody1\r\n.body2\r\n\r\nend\r\n"
+	    "bare\r.\r\rQUIT\r" },
 	{ "new/1700000004.M4.fz", "cur/1700000004.M4.fz:2,S",
 	    "1700000004.M4.fz", "" },
 	{ "cur/1700000005.M5.fz:2,F", "cur/1700000005.M5.fz:2,FS",
@@ -258,38 +259,52 @@ exp_line(const char *fmt, ...)
 }
 
 /* Octets as listed: every LF as CRLF, a CRLF added to a last line. */
+/* Length of the line at d (up to LF, CR LF or a CR alone), and in *next
+ * where the line after it starts. */
+static size_t
+line_at(const char *d, size_t n, size_t *next)
+{
+	size_t l = 0;
+
+	while (l < n && d[l] != '\n' && d[l] != '\r')
+		l++;
+	*next = l;
+	if (l < n)
+		*next += d[l] == '\r' && l + 1 < n && d[l + 1] == '\n' ? 2 : 1;
+	return l;
+}
+
 static unsigned long long
 msg_size(size_t i)
 {
 	const char *d = msgs[i].data;
-	size_t n = strlen(d), k;
-	unsigned long long sz = n;
+	size_t n = strlen(d), pos = 0, next;
+	unsigned long long sz = 0;
 
-	for (k = 0; k < n; k++)
-		if (d[k] == '\n')
-			sz++;
-	if (n > 0 && d[n - 1] != '\n')
-		sz += 2;
+	while (pos < n) {
+		sz += line_at(d + pos, n - pos, &next) + 2;
+		pos += next;
+	}
 	return sz;
 }
 
 /*
- * A message on the wire, line by line: each line (LF split; a last line
- * without LF too) gets CRLF, a leading '.' one more; TOP stops after the
- * header (up to a line "" or "\r") and `lines' more.  Then ".".
+ * A message on the wire, line by line: each line (ended by LF, CR LF or
+ * a CR alone; a last line without an end too) gets CRLF, a leading '.'
+ * one more, so no bare CR goes out; TOP stops after the header (up to an
+ * empty line) and `lines' more.  Then ".".
  */
 static void
 exp_body(size_t i, int top, unsigned long lines)
 {
-	const char *d = msgs[i].data, *lf;
-	size_t n = strlen(d), pos = 0, l;
+	const char *d = msgs[i].data;
+	size_t n = strlen(d), pos = 0, l, next;
 	int in_body = 0;
 
 	while (pos < n) {
 		if (top && in_body && lines == 0)
 			break;
-		lf = memchr(d + pos, '\n', n - pos);
-		l = lf != NULL ? (size_t)(lf - (d + pos)) : n - pos;
+		l = line_at(d + pos, n - pos, &next);
 		if (l > 0 && d[pos] == '.')
 			exp_add(".", 1);
 		exp_add(d + pos, l);
@@ -297,9 +312,9 @@ exp_body(size_t i, int top, unsigned long lines)
 		if (in_body) {
 			if (top)
 				lines--;
-		} else if (l == 0 || (l == 1 && d[pos] == '\r'))
+		} else if (l == 0)
 			in_body = 1;
-		pos += l + (lf != NULL);
+		pos += next;
 	}
 	exp_add(".\r\n", 3);
 }

@@ -13,7 +13,9 @@
  * - Message text (DATA, a BDAT chunk, the octets of a refused BDAT) has
  *   a progress deadline instead: at most smtp_data_timeout ahead, and
  *   each byte received buys 1/smtp_min_data_rate seconds (Postfix's
- *   smtpd_min_data_rate).  A client that sends at that rate or faster
+ *   smtpd_min_data_rate) - while the text may still be taken: once it is
+ *   refused (too big, bare line ends; a refused BDAT) it earns nothing,
+ *   so it ends within smtp_data_timeout or the session does.  A client that sends at that rate or faster
  *   is never cut off, whatever the size of the message or its lines; a
  *   trickle runs out after about smtp_data_timeout.  The BDAT chunks of
  *   one message share one such deadline, so a message cannot be spread
@@ -99,11 +101,18 @@ clock_await(struct session *s)
 	clock_next(s);
 }
 
-/* n bytes arrived: message text under way earns time by its progress. */
+/*
+ * n bytes arrived: message text under way earns time by its progress -
+ * but not text that is already refused (too big, a bare line end, a
+ * refused BDAT's octets): that is read only so that the client hears the
+ * answer at its end, and it must get there within what time is left,
+ * at most smtp_data_timeout, however steadily it comes.
+ */
 void
 clock_input(struct session *s, size_t n)
 {
-	if (s->data_due == 0)
+	if (s->data_due == 0 || s->state == S_SKIP ||
+	    s->dec.error != ME_NONE)
 		return;
 	/* the timer is not moved: clock_expired re-arms it when it fires */
 	s->data_due = deadline_extend(s->data_due, deadline_now(), n,

@@ -75,27 +75,6 @@ data_emit(void *arg, const char *p, size_t n)
 	}
 }
 
-/*
- * Text that goes on after the message was already too big is read, so
- * that the client hears the 552 at its end - but not for ever: past one
- * more message_size_limit of it the session ends (a client sending at
- * smtp_min_data_rate would else hold it as long as it likes).  1 if it
- * ended (the state is S_CLOSING), else 0.
- */
-static int
-data_overflow(struct session *s, size_t n)
-{
-	if (s->dec.error != ME_TOO_BIG)
-		return 0;
-	s->over_bytes += n;
-	if (s->over_bytes <= S.conf.message_size_limit)
-		return 0;
-	session_reply(s, "552 5.3.4 Error: message too big, closing");
-	session_reset_txn(s);
-	s->state = S_CLOSING;
-	return 1;
-}
-
 /* DATA: consume what can be decided now; returns the bytes used. */
 size_t
 data_consume(struct session *s, const char *p, size_t n)
@@ -106,8 +85,6 @@ data_consume(struct session *s, const char *p, size_t n)
 	data_check(s);
 	if (done)
 		data_end(s);
-	else
-		data_overflow(s, used);
 	return used;
 }
 
@@ -120,8 +97,6 @@ bdat_consume(struct session *s, const char *p, size_t n)
 
 	textdec_bdat(&s->dec, p, take, data_emit, s);
 	data_check(s);
-	if (data_overflow(s, take))
-		return take;
 	s->bdat_left -= take;
 	if (s->bdat_left == 0) {
 		if (s->bdat_last) {

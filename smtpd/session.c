@@ -190,7 +190,6 @@ session_reset_txn(struct session *s)
 	s->smtputf8 = s->body8 = 0;
 	s->declared_size = 0;
 	s->msg_bytes = 0;
-	s->over_bytes = 0;
 	textdec_init(&s->dec, S.conf.smtp_line_length_limit);
 	s->bdat_used = 0;
 	s->bdat_left = 0;

@@ -90,7 +90,6 @@ struct session {
 	char		 pending_rcpt[ADDR_TEXT_MAX + 2];	/* awaiting kurir-auth */
 	uint32_t	 qtxn;		/* transaction at kurir-queue; 0 if none */
 	uint64_t	 msg_bytes;	/* message bytes after unstuffing */
-	uint64_t	 over_bytes;	/* text received past the size limit */
 	struct textdec	 dec;		/* DATA/BDAT decoder; dec.error says why */
 	struct hops	 hops;		/* Received + Delivered-To seen so far */
 	struct buf	 chunk;		/* decoded bytes not yet sent to the queue */

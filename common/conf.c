@@ -52,6 +52,7 @@ enum conf_type {
 };
 
 #define CF_OPTIONAL	0x01	/* an empty value is allowed: unset, empty list */
+#define CF_ZERO_OK	0x40	/* CT_SIZE: 0 is allowed (and means off) */
 
 struct conf_key {
 	const char	*name;
@@ -155,6 +156,12 @@ static const struct conf_key conf_keys[] = {
   "concurrent POP3 sessions" },
 { "pop3_max_sessions_per_ip", CT_UINT, 0, F(pop3_max_sessions_per_ip), 0,
   "20", 1, UMAX, "concurrent POP3 sessions from one address" },
+{ "queue_min_free", CT_SIZE, CF_ZERO_OK, F(queue_min_free), 0, "100m", 0, 0,
+  "free space kept on the queue's filesystem: below it new mail is "
+  "deferred (452 4.3.1, sendmail EX_TEMPFAIL); 0: off" },
+{ "queue_max_clients_per_uid", CT_UINT, 0, F(queue_max_clients_per_uid), 0,
+  "50", 1, 1024, "local queue connections (kurir-sendmail) one user may "
+  "hold at once" },
 { "client_ipv6_prefix", CT_UINT, 0, F(client_ipv6_prefix), 0, "64", 1, 128,
   "per-client limits (sessions per IP) count an IPv6 client by its network "
   "of this prefix length (128: by its exact address)" },
@@ -479,10 +486,11 @@ conf_set_value(struct conf *c, const struct conf_key *k, const char *val,
 	case CT_DOMAINS: case CT_LISTEN: case CT_CIDRS:
 		return conf_set_list(c, k, val, msg, msglen);
 	case CT_SIZE:
-		if (conf_parse_size(val, &size) == -1 || size < 1 ||
-		    size > CONF_SIZE_MAX) {
+		if (conf_parse_size(val, &size) == -1 || size > CONF_SIZE_MAX ||
+		    (size == 0 && !(k->flags & CF_ZERO_OK))) {
 			snprintf(msg, msglen, "bad size '%.64s' (want bytes, "
-			    "with k, m or g: 1 to 1024g)", val);
+			    "with k, m or g: %d to 1024g)", val,
+			    (k->flags & CF_ZERO_OK) ? 0 : 1);
 			return -1;
 		}
 		*(uint64_t *)conf_field(c, k->off) = size;

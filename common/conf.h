@@ -70,6 +70,8 @@ struct conf {
 	unsigned	 smtp_max_sessions_per_ip;
 	unsigned	 pop3_max_sessions;
 	unsigned	 pop3_max_sessions_per_ip;
+	unsigned	 queue_max_clients_per_uid;	/* local queue links */
+	uint64_t	 queue_min_free;	/* bytes kept free; 0: off */
 	unsigned	 client_ipv6_prefix;	/* per-client limits count IPv6
 						 * clients by this network */
 	unsigned	 pop3_max_errors;

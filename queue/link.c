@@ -27,10 +27,25 @@ static void link_idle_cb(evutil_socket_t, short, void *);
 static void
 link_arm_idle(struct qlink *l)
 {
-	struct timeval tv = { LINK_IDLE_TIMEOUT, 0 };
+	struct timeval tv = { l->spoke ? LINK_IDLE_TIMEOUT :
+	    LINK_FIRST_TIMEOUT, 0 };
 
 	if (l->ev_idle != NULL)
 		evtimer_add(l->ev_idle, &tv);
+}
+
+/* local links of one user: one user's idle connections must not fill
+ * LINK_MAX and lock every other user out of sendmail */
+static unsigned
+links_of_uid(long long uid)
+{
+	const struct qlink *l;
+	unsigned n = 0;
+
+	LIST_FOREACH(l, &Q.links, entry)
+		if (!l->trusted && l->uid == uid)
+			n++;
+	return n;
 }
 
 struct qlink *
@@ -66,6 +81,13 @@ link_new(int fd, int trusted)
 			return NULL;
 		}
 		l->uid = cred.uid;
+		if (links_of_uid(l->uid) >= Q.conf.queue_max_clients_per_uid) {
+			log_warnx("too many queue clients of uid %lld "
+			    "(queue_max_clients_per_uid); refusing one", l->uid);
+			close(fd);
+			free(l);
+			return NULL;
+		}
 		if ((pw = getpwuid(cred.uid)) != NULL)
 			strlcpy(l->user, pw->pw_name, sizeof(l->user));
 		l->ev_idle = evtimer_new(Q.base, link_idle_cb, l);
@@ -208,6 +230,11 @@ txn_begin(struct qlink *l, const struct frame *f)
 	qid_new(t->qid);
 	LIST_INSERT_HEAD(&l->txns, t, entry);
 	l->ntxns++;
+	/* below the reserve no new mail: what is queued can still be
+	 * written, bounced (kurir-send's link is not held to it) and
+	 * retried (RFC 3463 4.3.1) */
+	if (!l->sender && store_space_low())
+		txn_fail(t, 4, "4.3.1 Insufficient system storage");
 	if ((t->sender = frame_str(f, ADDR_TEXT_MAX)) == NULL)
 		txn_fail(t, 5, "5.1.7 bad sender address");
 	else if (t->sender[0] != '\0' &&
@@ -411,6 +438,7 @@ link_read_cb(evutil_socket_t fd, short what, void *arg)
 		link_close(l);
 		return;
 	}
+	l->spoke = 1;
 	link_arm_idle(l);
 	while ((r = frame_peek(&l->in, &f)) == 1) {
 		if (link_frame(l, &f) == -1) {

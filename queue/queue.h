@@ -25,6 +25,9 @@
 #define LINK_TXN_MAX_LOCAL	1	/* sendmail submits one at a time */
 #define LINK_TXN_MAX_TRUSTED	QP_TRUSTED_TXN_MAX /* smtpd multiplexes */
 #define LINK_IDLE_TIMEOUT	600	/* seconds, local links only */
+#define LINK_FIRST_TIMEOUT	10	/* seconds to a local link's first
+					 * frame: kurir-sendmail has read the
+					 * message before it connects */
 
 struct qlink;
 
@@ -62,6 +65,7 @@ struct qlink {
 	char		 user[64];	/* its login name, for Received */
 	struct buf	 in, out;
 	struct event	*ev_read, *ev_write, *ev_idle;
+	int		 spoke;		/* a frame came: the long idle time */
 	LIST_HEAD(, txn) txns;
 	size_t		 ntxns;
 	LIST_ENTRY(qlink) entry;
@@ -95,6 +99,7 @@ void	link_notify_new(const char *qid);
 
 /* store.c */
 int	store_open(void);
+int	store_space_low(void);
 void	store_clean_tmp(void);
 int	store_data(struct txn *, const char *, size_t);
 void	store_commit(struct txn *);

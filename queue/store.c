@@ -17,6 +17,7 @@
  * files, which store_clean_tmp removes at the next start.
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,31 @@
 #include "qproto.h"
 #include "queue.h"
 #include "setup.h"
+
+/*
+ * 1 when the queue's filesystem has less free space than queue_min_free
+ * (for the queue user: f_bavail, not the blocks kept for root), else 0;
+ * a failed statvfs counts as enough (the writes themselves then say).
+ */
+int
+store_space_low(void)
+{
+	struct statvfs sv;
+	unsigned long long avail;
+
+	if (Q.conf.queue_min_free == 0 || fstatvfs(Q.tmpfd, &sv) == -1)
+		return 0;
+	if (__builtin_mul_overflow((unsigned long long)sv.f_bavail,
+	    (unsigned long long)sv.f_frsize, &avail))
+		return 0;
+	if (avail < Q.conf.queue_min_free) {
+		log_warnx("queue filesystem has %llu bytes free, below "
+		    "queue_min_free (%llu): new mail is deferred", avail,
+		    (unsigned long long)Q.conf.queue_min_free);
+		return 1;
+	}
+	return 0;
+}
 
 int
 store_open(void)

@@ -255,7 +255,9 @@ peer_queue_reply(uint16_t type, uint32_t id, const char *data, size_t len)
 		session_reply(s, "%s %.*s", len >= 5 &&
 		    memcmp(data, "5.3.4", 5) == 0 ? "552" : "554", n, data);
 	else if (type == QP_TEMPFAIL)
-		session_reply(s, "451 %.*s", n, data);
+		/* "insufficient system storage" is 452 (RFC 5321 4.2.3) */
+		session_reply(s, "%s %.*s", n >= 5 && memcmp(data, "4.3.1",
+		    5) == 0 ? "452" : "451", n, data);
 	else
 		session_reply(s, "451 4.3.0 Error: queue link lost, try later");
 	session_reset_txn(s);

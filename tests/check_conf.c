@@ -105,6 +105,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.pop3_max_sessions, 1000);
 	ck_assert_uint_eq(c.pop3_max_sessions_per_ip, 20);
 	ck_assert_uint_eq(c.client_ipv6_prefix, 64);
+	ck_assert_uint_eq(c.queue_min_free, 100 * 1024 * 1024);
+	ck_assert_uint_eq(c.queue_max_clients_per_uid, 50);
 	ck_assert_uint_eq(c.pop3_max_errors, 10);
 	ck_assert_int_eq(c.percent_hack, 0);
 	ck_assert_int_eq(c.plaintext_auth, 0);
@@ -146,6 +148,8 @@ static const char good_conf[] =
     "tls_key_file = /k/key.pem\n"
     "relay_clients = 10.0.0.0/8, 2001:db8::/32 192.0.2.7\n"
     "message_size_limit = 10m\n"
+    "queue_min_free = 0\n"
+    "queue_max_clients_per_uid = 7\n"
     "queue_lifetime = 2d\n"
     "retry_min = 30s\n"
     "retry_max = 2h\n"
@@ -193,6 +197,8 @@ check_good(const struct conf *c)
 	ck_assert_int_eq(c->relay_clients[1].family, AF_INET6);
 	ck_assert_int_eq(c->relay_clients[2].prefix, 32);
 	ck_assert_uint_eq(c->message_size_limit, 10 * 1024 * 1024);
+	ck_assert_uint_eq(c->queue_min_free, 0);	/* off */
+	ck_assert_uint_eq(c->queue_max_clients_per_uid, 7);
 	ck_assert_int_eq(c->queue_lifetime, 2 * 86400);
 	ck_assert_int_eq(c->retry_min, 30);
 	ck_assert_int_eq(c->retry_max, 7200);
@@ -356,6 +362,11 @@ static const struct {
 	{ "message_size_limit = 99999999999999999999\n", 1, "bad size" },
 	{ "message_size_limit = 18014398509481984k\n", 1, "bad size" },
 	{ "message_size_limit = -5\n", 1, "bad size" },
+	{ "queue_min_free = -1\n", 1, "bad size" },
+	{ "queue_min_free = 1025g\n", 1, "bad size" },
+	{ "queue_max_clients_per_uid = 0\n", 1, "queue_max_clients_per_uid" },
+	{ "queue_max_clients_per_uid = 1025\n", 1,
+	  "queue_max_clients_per_uid" },
 	{ "queue_lifetime = 5w\n", 1, "bad duration '5w'" },
 	{ "queue_lifetime = 1h30m\n", 1, "bad duration" },
 	{ "queue_lifetime = 3651d\n", 1, "bad duration" },

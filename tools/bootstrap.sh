@@ -12,7 +12,7 @@ libcrypt-dev libseccomp-dev libc-ares-dev"
 # its package, and test_tools.py holds that table against this list
 test_pkgs="python3 python3-dnslib python3-aiosmtpd openssl curl mpop swaks
 libnet-ssleay-perl libio-socket-ssl-perl util-linux perl-base iproute2 make
-coreutils"
+coreutils mount"
 fuzz_pkgs="clang libclang-rt-14-dev"
 bench_pkgs="postfix dovecot-pop3d strace"
 

@@ -29,6 +29,8 @@ PROGRAMS = {
     "ip": "iproute2",               # network namespaces of the tests' own
     "make": "make",                 # make install DESTDIR=... (its modes)
     "cat": "coreutils",             # reading a file as another user
+    "mount": "mount",               # a small tmpfs of a test's own
+    "umount": "mount",
 }
 
 # Python module -> Debian package (imported from Debian's python3)

@@ -9,7 +9,8 @@
  * auth_workers of them at start (main.c), after it has dropped root and
  * chrooted, before it builds its event loop and before it enters its
  * sandbox, since the sandbox forbids fork.  Each worker:
- *   runs as the auth user in the same chroot, keeps stdio (log output)
+ *   runs as the auth user in the same chroot at nice 10 (the event
+ *   loops come first when CPUs are scarce), keeps stdio (log output)
  *   and its own end of a socketpair (as fd 3) and closes every other
  *   descriptor (control channel, client links, tables: it never holds
  *   the table), then enters the same AUTH seccomp profile itself: it
@@ -50,6 +51,7 @@
 #include "log.h"
 
 #define POOL_WORKER_FD	3
+#define POOL_NICE	10	/* below the event loops */
 
 static void pool_read_cb(evutil_socket_t, short, void *);
 
@@ -113,6 +115,12 @@ pool_worker(int fd, void (*confine)(void))
 		close(fd);
 	}
 	pool_close_from(POOL_WORKER_FD + 1);
+	/* crypt is the one heavy job here: on a busy machine the event loops
+	 * (ours, kurir-smtpd's) must win the CPU over it, or RCPT waits for
+	 * a core again.  Only an optimisation: a failure changes nothing. */
+	errno = 0;
+	if (nice(POOL_NICE) == -1 && errno != 0)
+		errno = 0;
 	if (confine != NULL)
 		confine();
 	/* allocated once: no realloc leaves a copy of a password behind */

@@ -146,6 +146,9 @@ req_done(struct job *j, int rc)
 		A.n_discarded++;
 		log_info("auth check of a closed session discarded (user=%s "
 		    "ip=%s)", j->user, j->ip);
+		/* a guess is a guess, whether or not its asker stayed */
+		if (rc == 0)
+			(void)delay_fail(&A.delays, j->ip, delay_now_ms());
 	} else if (rc == 1) {
 		log_info("auth ok user=%s ip=%s%s", j->user, j->ip,
 		    j->type == AP_LOGIN ? " (pop3)" : "");

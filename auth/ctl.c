@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "authproto.h"
+#include "conf.h"
 #include "log.h"
 #include "service.h"
 
@@ -37,6 +38,10 @@ auth_setup(struct event_base *base, int ctl_fd)
 	A.base = base;
 	A.ctl_fd = ctl_fd;
 	A.pending_max = AUTH_PENDING_MAX;
+	if (A.queue_max == 0)
+		A.queue_max = AUTH_QUEUE_MAX;
+	if (A.nworkers == 0)
+		TAILQ_INIT(&A.jobs);
 	LIST_INIT(&A.links);
 	/* frame_read blocks until a whole frame is in */
 	if ((fl = fcntl(ctl_fd, F_GETFL)) == -1 ||
@@ -48,6 +53,17 @@ auth_setup(struct event_base *base, int ctl_fd)
 	if (A.ev_ctl == NULL || event_add(A.ev_ctl, NULL) == -1)
 		return -1;
 	return 0;
+}
+
+/* The limits on password checks, at start and on every reload. */
+void
+auth_apply_conf(const struct conf *c)
+{
+	A.delays.limit = c->auth_fail_limit;
+	/* conf.c bounds the window to a day: no overflow in ms */
+	A.delays.window_ms = c->auth_fail_window * 1000;
+	A.delays.v6prefix = c->client_ipv6_prefix;
+	A.link_rate = c->auth_link_rate;
 }
 
 void
@@ -64,6 +80,7 @@ auth_teardown(void)
 {
 	while (!LIST_EMPTY(&A.links))
 		link_close(LIST_FIRST(&A.links));
+	pool_stop();
 	if (A.ev_ctl != NULL)
 		event_free(A.ev_ctl);
 	A.ev_ctl = NULL;
@@ -184,8 +201,9 @@ ctl_frame(const struct frame *f)
 		}
 		memcpy(path, f->data, f->len);
 		path[f->len] = '\0';
-		if (A.conf != NULL)
-			service_conf_reload(f->fd, path, A.conf);
+		if (A.conf != NULL &&
+		    service_conf_reload(f->fd, path, A.conf) == 0)
+			auth_apply_conf(A.conf);
 		break;
 	case AP_CTL_LINK:
 		if (f->fd < 0) {

@@ -1,27 +1,43 @@
 /*
- * delay.c - kurir-auth's memory of recent password failures per client.
+ * delay.c - kurir-auth's limits on password checks: the memory of recent
+ * failures per client network, and the rate of checks per client link.
  *
- * Runs as the auth user inside kurir-auth.  Input: the client-ip field of
- * a failed AP_AUTH and the time; output: how long to hold the answer back
- * (AUTH_FAIL_DELAY_MS, plus DELAY_STEP_MS per failure from the same client
- * in the last 15 minutes, at most DELAY_CAP_MS).  A success does not clear
- * the count: one known account must not reset the count for guessing
- * others.
+ * Runs as the auth user inside kurir-auth's event loop; pure functions of
+ * their table and the time given (tests drive them with a synthetic
+ * clock).  No I/O.
  *
- * Clients are keyed by address: an IPv4 address as itself (also when
- * written IPv4-mapped), an IPv6 address by its /64, since one host
- * usually has a whole /64 to rotate through.  Anything else (an empty
- * field, a name) is its own key.  The table has DELAY_SLOTS entries; when
- * it is full the entry idle longest is reused.  A linear scan is cheap
- * next to the crypt(3) call that precedes every use.
+ * Per client network (delay_fail, delay_blocked).  Input: the client-ip
+ * field of a request (the link's claim) and the time.
+ *  - The answer to a failure is held back AUTH_FAIL_DELAY_MS, plus
+ *    DELAY_STEP_MS per earlier failure from the same network, at most
+ *    DELAY_CAP_MS; that count is forgotten after DELAY_EXPIRE_MS without
+ *    a failure.
+ *  - auth_fail_limit failures within auth_fail_window of the network's
+ *    first one block it: until the window ends its checks are refused
+ *    without crypt(3), right password or wrong (anything else would leave
+ *    the oracle open).  A success clears neither count: one known account
+ *    must not reset the count for guessing others.
+ * A network is an IPv4 address (also written IPv4-mapped) or the IPv6
+ * network of client_ipv6_prefix bits (net_client_net_text); anything else
+ * (an empty field, a name) is its own key.  The table has DELAY_SLOTS
+ * entries; a new network takes a free slot, else the one idle longest, so
+ * memory is bounded whatever an attacker rotates through (a flood of
+ * networks can push a blocked one out: the per-link rate still holds).
+ * A linear scan is cheap next to what each use stands for.
+ *
+ * Per link (rate_take): a token bucket kept as one number, the time at
+ * which the bucket would be full again (GCRA).  Each check costs 1000/rate
+ * ms of it and at most one second's worth may be owed, so a link gets
+ * `rate` checks a second in bursts of `rate`.  It counts checks, not
+ * failures, and trusts nothing in the request.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
 #include "auth.h"
 #include "authproto.h"
+#include "net.h"
 
 #define DELAY_COUNT_MAX	((DELAY_CAP_MS - AUTH_FAIL_DELAY_MS) / DELAY_STEP_MS)
 
@@ -35,65 +51,96 @@ delay_now_ms(void)
 }
 
 void
-delay_key(const char *ip, char *key, size_t keylen)
+delay_key(const char *ip, unsigned v6prefix, char *key, size_t keylen)
 {
-	struct in_addr a4;
-	struct in6_addr a6;
-	char s[INET6_ADDRSTRLEN];
-
-	if (inet_pton(AF_INET, ip, &a4) == 1) {
-		inet_ntop(AF_INET, &a4, key, (socklen_t)keylen);
+	if (net_client_net_text(ip, v6prefix ? v6prefix : 64, key,
+	    keylen) == 0)
 		return;
-	}
-	if (inet_pton(AF_INET6, ip, &a6) == 1) {
-		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-			memcpy(&a4, &a6.s6_addr[12], sizeof(a4));
-			inet_ntop(AF_INET, &a4, key, (socklen_t)keylen);
-			return;
-		}
-		memset(&a6.s6_addr[8], 0, 8);
-		inet_ntop(AF_INET6, &a6, s, sizeof(s));
-		strlcpy(key, s, keylen);
-		strlcat(key, "/64", keylen);
-		return;
-	}
 	/* "" would mark a free slot */
 	strlcpy(key, "raw:", keylen);
 	strlcat(key, ip, keylen);
 }
 
+/* The entry of ip's network, or NULL; *spare: the slot a new one takes. */
+static struct delay_ent *
+delay_find(struct delay_table *t, const char *key, struct delay_ent **spare)
+{
+	struct delay_ent *e;
+	size_t i;
+
+	*spare = NULL;
+	for (i = 0; i < DELAY_SLOTS; i++) {
+		e = &t->v[i];
+		if (e->key[0] != '\0' && strcmp(e->key, key) == 0)
+			return e;
+		/* a free slot, else the one idle longest */
+		if (*spare == NULL || ((*spare)->key[0] != '\0' &&
+		    (e->key[0] == '\0' || e->last < (*spare)->last)))
+			*spare = e;
+	}
+	return NULL;
+}
+
+int
+delay_blocked(struct delay_table *t, const char *ip, long long now)
+{
+	struct delay_ent *e, *spare;
+	char key[DELAY_KEY_MAX];
+
+	delay_key(ip, t->v6prefix, key, sizeof(key));
+	if ((e = delay_find(t, key, &spare)) == NULL)
+		return 0;
+	return t->limit > 0 && e->wcount >= t->limit &&
+	    now - e->wstart < t->window_ms;
+}
+
 unsigned
 delay_fail(struct delay_table *t, const char *ip, long long now)
 {
-	struct delay_ent *e, *found = NULL, *spare = NULL;
+	struct delay_ent *found, *spare;
 	char key[DELAY_KEY_MAX];
 	unsigned ms;
-	size_t i;
 
-	delay_key(ip, key, sizeof(key));
-	for (i = 0; i < DELAY_SLOTS; i++) {
-		e = &t->v[i];
-		if (e->key[0] != '\0' && strcmp(e->key, key) == 0) {
-			found = e;
-			break;
-		}
-		/* a free or expired slot, else the one idle longest */
-		if (spare == NULL || (spare->key[0] != '\0' &&
-		    (e->key[0] == '\0' || e->last < spare->last)))
-			spare = e;
-	}
-	if (found == NULL) {
+	delay_key(ip, t->v6prefix, key, sizeof(key));
+	if ((found = delay_find(t, key, &spare)) == NULL) {
 		found = spare;
 		strlcpy(found->key, key, sizeof(found->key));
 		found->count = 0;
+		found->wcount = 0;
+		found->wstart = now;
 	} else if (now - found->last >= DELAY_EXPIRE_MS)
 		found->count = 0;
+	if (now - found->wstart >= t->window_ms) {
+		found->wstart = now;
+		found->wcount = 0;
+	}
 	ms = AUTH_FAIL_DELAY_MS + DELAY_STEP_MS * found->count;
 	if (ms > DELAY_CAP_MS)
 		ms = DELAY_CAP_MS;
 	/* counting past the cap would change nothing (and could overflow) */
 	if (found->count < DELAY_COUNT_MAX)
 		found->count++;
+	if (found->wcount < UINT_MAX)
+		found->wcount++;
 	found->last = now;
 	return ms;
+}
+
+int
+rate_take(long long *tat, long long now, unsigned rate)
+{
+	long long cost;
+
+	if (rate == 0)
+		return 0;
+	cost = 1000 / (long long)rate;
+	if (cost == 0)
+		cost = 1;
+	if (*tat < now)
+		*tat = now;
+	/* owing more than a second's worth: refuse, and charge nothing */
+	if (*tat + cost - now > 1000)
+		return 0;
+	*tat += cost;
+	return 1;
 }

@@ -8,11 +8,25 @@
  * AP_AUTH "user\0password\0client-ip": exactly three fields, user
  * 1..AUTH_USER_MAX bytes, password 1..AUTH_PASS_MAX, client-ip 0..
  * AUTH_IP_MAX printable bytes; anything else gets AP_FAIL "malformed" at
- * once.  The password is checked in place in the input buffer and wiped
- * there right after.  A success is answered at once; a failure (unknown
+ * once.  Then, in this order, without crypt(3):
+ *   - a client network that has reached auth_fail_limit (delay.c) gets
+ *     AP_FAIL "4.7.0 too many failures" at once;
+ *   - a link over auth_link_rate checks a second (delay.c's rate_take;
+ *     it trusts nothing in the request) gets AP_FAIL "4.3.2 busy";
+ *   - so does any check when AUTH_QUEUE_MAX checks already wait.
+ * Otherwise the user's hash (or the dummy for an unknown user) and the
+ * password are copied into a job for a crypt worker (pool.c) and wiped
+ * from the input buffer; the event loop goes on.  When the worker
+ * answers (req_done), a success is answered at once; a failure (unknown
  * user or wrong password alike: same answer, same crypt(3) cost) only
  * after the delay delay.c computes for its client, on a libevent timer
- * so that nobody else waits.
+ * so that nobody else waits.  Refusals are logged at most once a second
+ * per link, with a count, so a flood cannot flood the log.
+ *
+ * AP_CANCEL (empty payload): the session of that id closed.  A check of
+ * it still queued is dropped (pool.c logs it), one running is answered
+ * to nobody, and a failure answer still being delayed is dropped.  No
+ * answer.
  *
  * AP_LOGIN is AP_AUTH for kurir-pop3d's link alone: on success kurird
  * is asked first (AP_CTL_SPAWN, a small blocking write on the control
@@ -73,12 +87,14 @@ req_delay(struct alink *l, uint32_t id, unsigned ms)
 	l->npending++;
 }
 
-/* The link is going away: its delayed answers have nowhere to go. */
+/* The link is going away: its delayed answers and its checks have
+ * nowhere to go. */
 void
 req_cancel(struct alink *l)
 {
 	struct pending *p;
 
+	pool_link_gone(l);
 	while ((p = TAILQ_FIRST(&l->pending)) != NULL) {
 		TAILQ_REMOVE(&l->pending, p, entry);
 		event_free(p->ev);
@@ -104,13 +120,67 @@ req_spawn(uint32_t id, const char *user, const char *ip)
 	return 0;
 }
 
+/* Refused without a check: answer, and log at most once a second. */
+static void
+req_refuse(struct alink *l, uint32_t id, const char *user, const char *ip,
+    const char *why, long long now)
+{
+	l->refused++;
+	if (now - l->refused_at >= 1000) {
+		log_info("auth refused user=%s ip=%s: %s (link %u, %u refused "
+		    "in the last second)", user, ip, why, l->serial,
+		    l->refused);
+		l->refused_at = now;
+		l->refused = 0;
+	}
+	link_reply(l, AP_FAIL, id, why);
+}
+
+/* The worker's verdict on j (pool.c): 1, 0, -1 (error), -2 (no worker). */
+void
+req_done(struct job *j, int rc)
+{
+	struct alink *l = j->link;
+
+	if (l == NULL || j->cancelled) {
+		A.n_discarded++;
+		log_info("auth check of a closed session discarded (user=%s "
+		    "ip=%s)", j->user, j->ip);
+		/* a guess is a guess, whether or not its asker stayed */
+		if (rc == 0)
+			(void)delay_fail(&A.delays, j->ip, delay_now_ms());
+	} else if (rc == 1) {
+		log_info("auth ok user=%s ip=%s%s", j->user, j->ip,
+		    j->type == AP_LOGIN ? " (pop3)" : "");
+		if (j->type == AP_LOGIN && req_spawn(j->id, j->user,
+		    j->ip) == -1)
+			link_reply(l, AP_FAIL, j->id, "temporary");
+		else
+			link_reply(l, AP_OK, j->id, j->user);
+	} else if (rc == -2)
+		link_reply(l, AP_FAIL, j->id, "temporary");
+	else {
+		if (rc == -1)
+			log_warnx("password check for user=%s failed (bad hash "
+			    "in the users table, or out of memory)", j->user);
+		log_info("auth failed user=%s ip=%s", j->user, j->ip);
+		req_delay(l, j->id, delay_fail(&A.delays, j->ip,
+		    delay_now_ms()));
+	}
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
 static void
 req_auth(struct alink *l, const struct frame *f)
 {
-	const char *user, *pass, *ip, *end = f->data + f->len, *z;
+	const char *user, *pass, *ip, *end = f->data + f->len, *z, *setting;
 	char luser[AUTH_USER_MAX + 1], lip[AUTH_IP_MAX + 1];
+	char *wipe = l->in.data + FRAME_HDR;	/* pass, in the buffer */
+	struct job *j = NULL;
 	size_t ul, pl, il, i;
-	int rc;
+	long long now;
+	int known;
 
 	if (f->len > AUTH_REQ_MAX)
 		goto malformed;
@@ -135,28 +205,74 @@ req_auth(struct alink *l, const struct frame *f)
 	for (i = 0; i < ul; i++)
 		luser[i] = (char)tolower((unsigned char)user[i]);
 	luser[ul] = '\0';
+	wipe += ul + 1;
 
-	/* pass is NUL-terminated in the buffer; l->in.data is its frame */
-	rc = users_check_password(A.users, luser, pass);
-	explicit_bzero(l->in.data + FRAME_HDR + ul + 1, pl);
-	if (rc == 1) {
-		log_info("auth ok user=%s ip=%s%s", luser, lip,
-		    f->type == AP_LOGIN ? " (pop3)" : "");
-		if (f->type == AP_LOGIN && req_spawn(f->id, luser, lip) == -1)
-			link_reply(l, AP_FAIL, f->id, "temporary");
-		else
-			link_reply(l, AP_OK, f->id, luser);
+	now = delay_now_ms();
+	if (delay_blocked(&A.delays, lip, now)) {
+		explicit_bzero(wipe, pl);
+		req_refuse(l, f->id, luser, lip, "4.7.0 too many failures",
+		    now);
 		return;
 	}
-	if (rc == -1)
-		log_warnx("password check for user=%s failed (bad hash in the "
-		    "users table, or out of memory)", luser);
-	log_info("auth failed user=%s ip=%s", luser, lip);
-	req_delay(l, f->id, delay_fail(&A.delays, lip, delay_now_ms()));
+	if (A.njobs >= A.queue_max ||
+	    !rate_take(&l->rate_tat, now, A.link_rate)) {
+		explicit_bzero(wipe, pl);
+		req_refuse(l, f->id, luser, lip, "4.3.2 busy", now);
+		return;
+	}
+	setting = users_setting(A.users, luser, &known);
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    strlcpy(j->setting, setting, sizeof(j->setting)) >=
+	    sizeof(j->setting)) {
+		/* the table bounds hashes to USERS_HASH_MAX: out of memory */
+		log_warn("auth check for user=%s", luser);
+		explicit_bzero(wipe, pl);
+		free(j);
+		link_reply(l, AP_FAIL, f->id, "temporary");
+		return;
+	}
+	j->link = l;
+	j->id = f->id;
+	j->type = f->type;
+	j->known = known;
+	memcpy(j->user, luser, ul + 1);
+	memcpy(j->ip, lip, il + 1);
+	/* pass is NUL-terminated in the buffer; l->in.data is its frame */
+	memcpy(j->pass, pass, pl + 1);
+	explicit_bzero(wipe, pl);
+	if (pool_submit(j) == -1) {	/* cannot happen: checked above */
+		explicit_bzero(j, sizeof(*j));
+		free(j);
+		req_refuse(l, f->id, luser, lip, "4.3.2 busy", now);
+	}
 	return;
 malformed:
 	log_warnx("client link %u: malformed auth request", l->serial);
 	link_reply(l, AP_FAIL, f->id, "malformed");
+}
+
+/* AP_CANCEL: the session of that id is gone.  -1: bad request. */
+static int
+req_cancel_id(struct alink *l, const struct frame *f)
+{
+	struct pending *p;
+
+	if (f->len != 0)
+		return -1;
+	if (pool_cancel(l, f->id) != 0)
+		return 0;
+	/* already checked and failed: its delayed answer can go too */
+	TAILQ_FOREACH(p, &l->pending, entry)
+		if (p->id == f->id)
+			break;
+	if (p != NULL) {
+		TAILQ_REMOVE(&l->pending, p, entry);
+		l->npending--;
+		event_free(p->ev);
+		free(p);
+		link_update(l);
+	}
+	return 0;
 }
 
 /* -1: bad request, close the link */
@@ -237,6 +353,8 @@ req_frame(struct alink *l, const struct frame *f)
 		return req_rcpt(l, f);
 	case AP_RESOLVE:
 		return req_resolve(l, f);
+	case AP_CANCEL:
+		return req_cancel_id(l, f);
 	default:
 		return -1;
 	}

@@ -13,7 +13,17 @@
  *   AP_AUTH    payload "user\0password\0client-ip"   -> AP_OK ("user", the
  *              canonical lower-case name) or AP_FAIL ("reason").  A failed
  *              check is answered only after a delay (AUTH_FAIL_DELAY_MS),
- *              and repeated failures from one client-ip add more.
+ *              and repeated failures from one client-ip add more.  Checks
+ *              run in crypt worker processes, so the answers of other
+ *              requests may overtake this one.  Refused without a check,
+ *              at once, with a temporary AP_FAIL whose reason starts with
+ *              "4." (the client says 454 4.7.0 / -ERR [SYS/TEMP]):
+ *              "4.7.0 too many failures" (the client network, an IPv4
+ *              address or IPv6 /client_ipv6_prefix, reached
+ *              auth_fail_limit in auth_fail_window), "4.3.2 busy" (this
+ *              link is over auth_link_rate checks a second, whatever
+ *              client-ip it names, or AUTH_QUEUE_MAX checks already
+ *              wait).  AP_FAIL "temporary": kurir-auth could not check.
  *   AP_RCPT    payload "local-part" (canonical form from addr_parse) ->
  *              AP_OK ("user" | "alias" | "postmaster") or AP_NOUSER, or
  *              AP_FAIL ("tables not loaded") before the first tables
@@ -30,6 +40,14 @@
  *              user (AP_CTL_SPAWN), then answers AP_OK "user".  Only a
  *              link kurird marked "pop3" may ask: a session process is
  *              started for nobody whose password kurir-auth did not check.
+ *   AP_CANCEL  id: that of an AP_AUTH / AP_LOGIN on the same link whose
+ *              session has closed; payload empty (anything else is a
+ *              protocol error: the link is closed).  No answer.  A check
+ *              still waiting for a worker is dropped without crypt (and
+ *              logged "auth check dropped before crypt"); one already
+ *              running is answered to nobody (and, for AP_LOGIN, starts
+ *              no session).  An id with nothing in flight is ignored:
+ *              the answer may be on its way already.
  * Control (kurird -> kurir-auth, each with a descriptor):
  *   AP_CTL_USERS    the users_file, opened for reading (payload: its path,
  *                   for messages); AP_CTL_ALIASES likewise
@@ -53,6 +71,7 @@ enum authproto_type {
 	AP_RCPT,
 	AP_RESOLVE,
 	AP_LOGIN,
+	AP_CANCEL,
 	AP_OK = 10,
 	AP_FAIL,
 	AP_NOUSER,

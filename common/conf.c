@@ -165,6 +165,19 @@ static const struct conf_key conf_keys[] = {
 { "client_ipv6_prefix", CT_UINT, 0, F(client_ipv6_prefix), 0, "64", 1, 128,
   "per-client limits (sessions per IP) count an IPv6 client by its network "
   "of this prefix length (128: by its exact address)" },
+{ "auth_workers", CT_UINT, 0, F(auth_workers), 0, "2", 1, 16,
+  "crypt worker processes of kurir-auth, so that mailbox lookups never "
+  "wait behind password hashing (taken at start)" },
+{ "auth_fail_limit", CT_UINT, 0, F(auth_fail_limit), 0, "20", 1, 100000,
+  "failed logins per client network (IPv4 address, IPv6 network of "
+  "client_ipv6_prefix) in auth_fail_window; then its logins are refused "
+  "without a check until the window ends" },
+{ "auth_fail_window", CT_DURATION, 0, F(auth_fail_window), 0, "15m", 1,
+  86400, "the window of auth_fail_limit, from a network's first failure" },
+{ "auth_link_rate", CT_UINT, 0, F(auth_link_rate), 0, "20", 1, 1000,
+  "password checks per second that kurir-auth runs for one client link "
+  "(kurir-smtpd, kurir-pop3d), whatever client addresses it names; "
+  "bursts of as many; more get a temporary failure" },
 { "pop3_max_errors", CT_UINT, 0, F(pop3_max_errors), 0, "10", 1, UMAX,
   "errors per POP3 session before disconnect" },
 { "percent_hack", CT_BOOL, 0, F(percent_hack), 0, "no", 0, 0,

@@ -75,6 +75,10 @@ struct conf {
 	unsigned	 client_ipv6_prefix;	/* per-client limits count IPv6
 						 * clients by this network */
 	unsigned	 pop3_max_errors;
+	unsigned	 auth_workers;		/* kurir-auth crypt processes */
+	unsigned	 auth_fail_limit;	/* failures per network ... */
+	long long	 auth_fail_window;	/* ... in this many seconds */
+	unsigned	 auth_link_rate;	/* checks per second per link */
 	int		 percent_hack;		/* bool */
 	int		 plaintext_auth;	/* bool: allow passwords without TLS off loopback */
 };

@@ -314,6 +314,33 @@ net_client_net(const struct sockaddr *sa, unsigned v6prefix, char *out,
 }
 
 int
+net_client_net_text(const char *ip, unsigned v6prefix, char *out,
+    size_t outlen)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (ip == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		return net_client_net((const struct sockaddr *)&sin, v6prefix,
+		    out, outlen);
+	}
+	if (inet_pton(AF_INET6, ip, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		return net_client_net((const struct sockaddr *)&sin6, v6prefix,
+		    out, outlen);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+int
 net_is_loopback(const struct sockaddr *sa)
 {
 	if (sa == NULL)

@@ -34,6 +34,13 @@ int	net_addr_text(const struct sockaddr *, char *out, size_t outlen);
  */
 int	net_client_net(const struct sockaddr *, unsigned v6prefix, char *out,
 	    size_t outlen);
+/*
+ * net_client_net for an address given as text ("192.0.2.1", "2001:db8::1",
+ * "::ffff:192.0.2.1"), as kurir-auth gets it in a request; -1/EINVAL if
+ * it is not a numeric address.
+ */
+int	net_client_net_text(const char *ip, unsigned v6prefix, char *out,
+	    size_t outlen);
 /* 1 if loopback (127.0.0.0/8, ::1, or IPv4-mapped loopback) */
 int	net_is_loopback(const struct sockaddr *);
 

@@ -26,7 +26,6 @@
 #include "conf.h"
 #include "table.h"
 
-#define USERS_HASH_MAX		512	/* longer than any crypt(3) output */
 /* crypt(3) refuses longer ones; its time grows with the length anyway */
 #define USERS_PASSWORD_MAX	(CRYPT_MAX_PASSPHRASE_SIZE - 1)
 
@@ -345,19 +344,25 @@ users_lookup(const struct users *u, const char *name)
 	return e ? e->hash : NULL;
 }
 
+const char *
+users_setting(const struct users *u, const char *name, int *known)
+{
+	const char *hash = users_lookup(u, name);
+
+	*known = hash != NULL && hash[0] == '$';
+	if (*known)
+		return hash;
+	return u != NULL && u->dummy != NULL ? u->dummy : users_fixed_dummy;
+}
+
 int
-users_check_password(const struct users *u, const char *name,
-    const char *password)
+users_crypt_check(const char *setting, int known, const char *password)
 {
 	struct crypt_data *cd;
-	const char *hash, *setting, *out;
+	const char *out;
 	size_t len;
-	int known, rc;
+	int rc;
 
-	hash = users_lookup(u, name);
-	known = hash != NULL && hash[0] == '$';
-	setting = known ? hash :
-	    (u != NULL && u->dummy != NULL ? u->dummy : users_fixed_dummy);
 	if (password == NULL || strlen(password) > USERS_PASSWORD_MAX)
 		password = "";		/* still hash: same time as a miss */
 	/* ~32 KiB: too large for the stack of an event-driven process */
@@ -369,13 +374,24 @@ users_check_password(const struct users *u, const char *name,
 	else if (!known)
 		rc = 0;
 	else {
-		len = strlen(hash);
+		len = strlen(setting);
 		/* the length is public (same method, same format) */
-		rc = strlen(out) == len && users_equal_ct(out, hash, len);
+		rc = strlen(out) == len && users_equal_ct(out, setting, len);
 	}
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	return rc;
+}
+
+int
+users_check_password(const struct users *u, const char *name,
+    const char *password)
+{
+	const char *setting;
+	int known;
+
+	setting = users_setting(u, name, &known);
+	return users_crypt_check(setting, known, password);
 }
 
 /* ---- aliases ------------------------------------------------------------- */

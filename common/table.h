@@ -48,6 +48,7 @@ size_t	users_count(const struct users *);
 /* the i-th name in sorted order (for listings), or NULL past the end */
 const char *users_name_at(const struct users *, size_t i);
 /* the crypt hash for name, or NULL */
+#define USERS_HASH_MAX		512	/* longer than any crypt(3) output */
 const char *users_lookup(const struct users *, const char *name);
 /*
  * 1 if the password matches, 0 if not (or no such user: a dummy hash is
@@ -55,6 +56,14 @@ const char *users_lookup(const struct users *, const char *name);
  */
 int	users_check_password(const struct users *, const char *name,
 	    const char *password);
+/*
+ * users_check_password in two halves, so kurir-auth can look the hash up
+ * in its event loop and run crypt in a worker process that never holds the
+ * table: the setting to hash with (name's hash, or a dummy of the same
+ * cost; *known tells which), and the crypt and constant-time compare.
+ */
+const char *users_setting(const struct users *, const char *name, int *known);
+int	users_crypt_check(const char *setting, int known, const char *password);
 /*
  * Is this a valid user name?  [a-z0-9._-]{1,64}, not starting with '.' or
  * '-', and no ".." or final '.' (so every name is also an unquoted SMTP

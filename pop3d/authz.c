@@ -237,7 +237,8 @@ authz_try_start(struct psession *s)
 
 /*
  * kurir-auth's answer to AP_LOGIN: AP_OK "user", AP_FAIL "temporary"
- * (kurird could not be asked), AP_FAIL (bad credentials), or type 0 when
+ * (kurird could not be asked), AP_FAIL "4.x.x ..." (refused without a
+ * check: busy or rate-limited), AP_FAIL (bad credentials), or type 0 when
  * the link to kurir-auth went down.
  */
 void
@@ -264,6 +265,14 @@ authz_answer(struct psession *s, uint16_t type, const char *data,
 	if (type == AP_FAIL && len == 9 && memcmp(data, "temporary", 9) == 0)
 		conn_reply(s, "-ERR [SYS/TEMP] Cannot start the session, try "
 		    "again later");
+	else if (type == AP_FAIL && len >= 2 && memcmp(data, "4.", 2) == 0) {
+		/* refused without a check: busy, or too many failures from
+		 * this network (authproto.h); not a verdict on the password */
+		log_info("[%s] login refused by kurir-auth: %.*s", s->ip,
+		    (int)(len > 64 ? 64 : len), data);
+		conn_error(s, "-ERR [SYS/TEMP] Authentication temporarily "
+		    "unavailable, try again later");
+	}
 	else if (type == AP_FAIL || type == AP_NOUSER) {
 		log_info("[%s] login failed", s->ip);
 		conn_error(s, "-ERR [AUTH] Authentication failed");

@@ -188,6 +188,11 @@ conn_want_read(struct psession *s)
 void
 conn_close(struct psession *s, const char *why)
 {
+	/* a login still with kurir-auth: have it drop the check, so a flood
+	 * of logins that hang up costs no crypt(3) (authproto.h) */
+	if (s->state == PS_AWAIT && !s->auth_ok &&
+	    alink_send(AP_CANCEL, s->id, NULL, 0) == -1)
+		log_warnx("[%s] cannot cancel the login in flight", s->ip);
 	TAILQ_REMOVE(&P.sessions, s, entry);
 	P.nsessions--;
 	log_info("disconnect from [%s]%s%s%s%s", s->ip,

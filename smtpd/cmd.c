@@ -479,6 +479,16 @@ peer_auth_reply(uint16_t type, uint32_t id, const char *data, size_t len)
 			s->auth_user[len] = '\0';
 			log_info("[%s] authenticated as %s", s->ip, s->auth_user);
 			session_reply(s, "235 2.7.0 Authentication successful");
+		} else if (type == AP_FAIL && ((len >= 2 &&
+		    memcmp(data, "4.", 2) == 0) || (len == 9 &&
+		    memcmp(data, "temporary", 9) == 0))) {
+			/* refused without a check (authproto.h): busy, or too
+			 * many failures from this network */
+			log_info("[%s] authentication refused for %s: %.*s",
+			    s->ip, s->auth_login_user,
+			    (int)(len > 64 ? 64 : len), data);
+			session_reply(s, "454 4.7.0 Temporary authentication "
+			    "failure");
 		} else if (type == AP_FAIL) {
 			log_info("[%s] authentication failed for %s", s->ip,
 			    s->auth_login_user);

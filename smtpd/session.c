@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "linecut.h"
+#include "authproto.h"
 #include "log.h"
 #include "net.h"
 #include "smtpd.h"
@@ -210,6 +211,12 @@ session_await(struct session *s, enum await_kind kind)
 void
 session_close(struct session *s, const char *why)
 {
+	/* an AUTH still with kurir-auth: have it drop the check, so a flood
+	 * of AUTHs that hang up costs no crypt(3) (authproto.h); a link that
+	 * is down has nothing in flight */
+	if (s->awaiting == AWAIT_AUTH && peer_up(&S.auth) &&
+	    peer_send(&S.auth, AP_CANCEL, s->id, NULL, 0) == -1)
+		log_warnx("[%s] cannot cancel the AUTH in flight", s->ip);
 	/* out of every list first: nothing reached from here finds it */
 	TAILQ_REMOVE(&S.sessions, s, entry);
 	S.nsessions--;

@@ -8,7 +8,10 @@
  * requests, passwords wiped from the input buffer, AP_RCPT answers,
  * protocol violations closing only the offending link, flow control,
  * table reloads that fail or succeed, the link limit, EOF on the control
- * channel, and the per-client delay table with a synthetic clock.
+ * channel, the per-client delay table with a synthetic clock, the crypt
+ * worker pool (real forked workers): AP_CANCEL, a full queue, the
+ * per-network failure limit (IPv6 by prefix) and the per-link rate
+ * whatever client-ip a link names.
  * Writes temporary files under /tmp; runs as any user.
  */
 #include <sys/socket.h>
@@ -26,6 +29,7 @@
 #include "../auth/ctl.c"
 #include "../auth/delay.c"
 #include "../auth/link.c"
+#include "../auth/pool.c"
 #include "../auth/req.c"
 #include "../auth/resolve.c"
 
@@ -52,6 +56,14 @@ setup(void)
 	ck_assert_ptr_nonnull(base = event_base_new());
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, ctlp), 0);
 	ck_assert_int_eq(auth_setup(base, ctlp[0]), 0);
+	/* the defaults of kurir.conf(5), as auth_apply_conf sets them */
+	A.delays.limit = 20;
+	A.delays.window_ms = 15 * 60 * 1000;
+	A.delays.v6prefix = 64;
+	A.link_rate = 20;
+	/* real crypt workers, forked from this test's process */
+	ck_assert_int_eq(pool_start(2, NULL), 0);
+	ck_assert_int_eq(pool_watch(base), 0);
 	buf_init(&rin, FRAME_HDR + FRAME_MAX);
 }
 
@@ -514,7 +526,7 @@ START_TEST(test_flow_control)
 	char req[64];
 	size_t n;
 	uint32_t id;
-	int c;
+	int c, i;
 
 	load_default_tables();
 	A.pending_max = 2;
@@ -524,12 +536,15 @@ START_TEST(test_flow_control)
 	frame_pack(&b, AP_AUTH, 1, req, n);
 	n = (size_t)snprintf(req, sizeof(req), "alice%cbad%c192.0.2.22", 0, 0);
 	frame_pack(&b, AP_AUTH, 2, req, n);
-	frame_pack(&b, AP_RCPT, 3, "alice", 5);
 	ck_assert_int_eq(write(c, b.data, b.len), (ssize_t)b.len);
 	buf_free(&b);
-	/* two answers held back: the third request waits its turn */
-	ck_assert_int_eq(get_reply(c, &f, NULL, 0, 500, NULL), -2);
+	/* the workers check both; then two answers are held back */
+	for (i = 0; i < 200 && A.links.lh_first->npending < 2; i++)
+		pump(5);
 	ck_assert_uint_eq(A.links.lh_first->npending, 2);
+	send_req(c, AP_RCPT, 3, "alice", 5);
+	/* the link is not read meanwhile: the third request waits its turn */
+	ck_assert_int_eq(get_reply(c, &f, NULL, 0, 300, NULL), -2);
 	/* the two failures fall due together, in either order */
 	ck_assert_int_eq(get_reply(c, &f, NULL, 0, 3000, NULL), 1);
 	ck_assert_uint_eq(f.type, AP_FAIL);
@@ -641,17 +656,17 @@ START_TEST(test_delay_key)
 {
 	char k[DELAY_KEY_MAX];
 
-	delay_key("192.0.2.1", k, sizeof(k));
+	delay_key("192.0.2.1", 64, k, sizeof(k));
 	ck_assert_str_eq(k, "192.0.2.1");
-	delay_key("::ffff:192.0.2.1", k, sizeof(k));
+	delay_key("::ffff:192.0.2.1", 64, k, sizeof(k));
 	ck_assert_str_eq(k, "192.0.2.1");
-	delay_key("2001:db8::1", k, sizeof(k));
+	delay_key("2001:db8::1", 64, k, sizeof(k));
 	ck_assert_str_eq(k, "2001:db8::/64");
-	delay_key("2001:DB8:0:0:ffff::2", k, sizeof(k));
+	delay_key("2001:DB8:0:0:ffff::2", 64, k, sizeof(k));
 	ck_assert_str_eq(k, "2001:db8::/64");
-	delay_key("2001:db8:0:1::1", k, sizeof(k));
+	delay_key("2001:db8:0:1::1", 64, k, sizeof(k));
 	ck_assert_str_eq(k, "2001:db8:0:1::/64");
-	delay_key("", k, sizeof(k));
+	delay_key("", 64, k, sizeof(k));
 	ck_assert_str_eq(k, "raw:");
 }
 END_TEST
@@ -697,6 +712,195 @@ START_TEST(test_delay_fail)
 }
 END_TEST
 
+
+/* ---- limits and the pool ---------------------------------------------------- */
+
+START_TEST(test_rate_take)
+{
+	long long tat = 0, now = 5000000;
+	unsigned i, n;
+
+	/* a burst of rate, then one per 1000/rate ms */
+	for (n = 0; rate_take(&tat, now, 20); n++)
+		ck_assert_uint_lt(n, 100);
+	ck_assert_uint_eq(n, 20);
+	ck_assert_int_eq(rate_take(&tat, now + 49, 20), 0);
+	ck_assert_int_eq(rate_take(&tat, now + 50, 20), 1);
+	ck_assert_int_eq(rate_take(&tat, now + 50, 20), 0);
+	/* a quiet second refills the bucket, never more */
+	for (n = 0, i = 0; i < 100; i++)
+		n += (unsigned)rate_take(&tat, now + 60000, 20);
+	ck_assert_uint_eq(n, 20);
+	/* 1000 a second: 1 ms each; rate 0 takes nothing */
+	tat = 0;
+	for (n = 0; rate_take(&tat, now, 1000); n++)
+		ck_assert_uint_lt(n, 5000);
+	ck_assert_uint_eq(n, 1000);
+	ck_assert_int_eq(rate_take(&tat, now, 0), 0);
+}
+END_TEST
+
+START_TEST(test_delay_blocked)
+{
+	static struct delay_table t;
+	long long now = 1000000;
+	unsigned i;
+
+	memset(&t, 0, sizeof(t));
+	t.limit = 3;
+	t.window_ms = 60000;
+	t.v6prefix = 64;
+	/* three failures from addresses of one /64 block the /64 ... */
+	ck_assert_int_eq(delay_blocked(&t, "2001:db8:1:2::1", now), 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(delay_blocked(&t, "2001:db8:1:2::9", now), 0);
+		delay_fail(&t, i == 1 ? "2001:db8:1:2:ffff::1" :
+		    "2001:db8:1:2::1", now + i);
+	}
+	ck_assert_int_eq(delay_blocked(&t, "2001:db8:1:2:abcd::7", now + 10),
+	    1);
+	/* ... not its neighbour, nor an IPv4 client */
+	ck_assert_int_eq(delay_blocked(&t, "2001:db8:1:3::1", now + 10), 0);
+	ck_assert_int_eq(delay_blocked(&t, "192.0.2.1", now + 10), 0);
+	/* until the window from the first failure ends */
+	ck_assert_int_eq(delay_blocked(&t, "2001:db8:1:2::1",
+	    now + 59999), 1);
+	ck_assert_int_eq(delay_blocked(&t, "2001:db8:1:2::1",
+	    now + 60000), 0);
+	/* a /48 prefix counts wider */
+	t.v6prefix = 48;
+	for (i = 0; i < 3; i++)
+		delay_fail(&t, i == 0 ? "2001:db8:5:1::1" : "2001:db8:5:2::1",
+		    now);
+	ck_assert_int_eq(delay_blocked(&t, "2001:db8:5:ffff::1", now + 1), 1);
+	/* IPv4 by address */
+	for (i = 0; i < 3; i++)
+		delay_fail(&t, "198.51.100.7", now);
+	ck_assert_int_eq(delay_blocked(&t, "::ffff:198.51.100.7", now + 1), 1);
+	ck_assert_int_eq(delay_blocked(&t, "198.51.100.8", now + 1), 0);
+}
+END_TEST
+
+/* the network limit in the running program: refused at once, no crypt */
+START_TEST(test_network_refused)
+{
+	int c, i;
+
+	load_default_tables();
+	A.delays.limit = 2;
+	c = new_client();
+	for (i = 0; i < 2; i++) {
+		send_auth(c, 1 + (uint32_t)i, "alice", "wrong", "192.0.2.50");
+		expect(c, AP_FAIL, 1 + (uint32_t)i, "authentication failed",
+		    5000);
+	}
+	send_auth(c, 3, "alice", "secret", "192.0.2.50");
+	ck_assert_int_lt(expect(c, AP_FAIL, 3, "4.7.0 too many failures",
+	    1000), 100);
+	ck_assert_uint_eq(A.n_checked, 2);
+	send_auth(c, 4, "alice", "secret", "192.0.2.51");
+	expect(c, AP_OK, 4, "alice", 2000);
+	close(c);
+}
+END_TEST
+
+/* the per-link rate whatever the client-ip says */
+START_TEST(test_link_rate)
+{
+	struct frame f;
+	char ip[32], txt[256];
+	unsigned busy = 0, i;
+	int c;
+
+	load_default_tables();
+	A.link_rate = 4;
+	c = new_client();
+	for (i = 0; i < 12; i++) {
+		snprintf(ip, sizeof(ip), "10.%u.0.1", i);
+		send_auth(c, 100 + i, "alice", "secret", ip);
+	}
+	for (i = 0; i < 12; i++) {
+		ck_assert_int_eq(get_reply(c, &f, txt, sizeof(txt), 3000, NULL),
+		    1);
+		if (f.type == AP_FAIL && strcmp(txt, "4.3.2 busy") == 0)
+			busy++;
+		else
+			ck_assert_uint_eq(f.type, AP_OK);
+	}
+	ck_assert_uint_eq(busy, 8);
+	ck_assert_uint_eq(A.n_checked, 4);
+	/* another link has its own bucket; RCPT needs none */
+	rcpt(c, "alice", AP_OK, "user");
+	close(c);
+}
+END_TEST
+
+/* AP_CANCEL: queued checks dropped before crypt, the running one muted */
+START_TEST(test_cancel)
+{
+	char ip[32];
+	uint32_t i;
+	int c;
+
+	load_default_tables();
+	c = new_client();
+	for (i = 0; i < 10; i++) {
+		snprintf(ip, sizeof(ip), "10.9.%u.1", i);
+		send_auth(c, 10 + i, "alice", "secret", ip);
+	}
+	for (i = 0; i < 10; i++)
+		send_req(c, AP_CANCEL, 10 + i, NULL, 0);
+	pump(300);
+	/* two workers had one each; the other eight never reached crypt */
+	ck_assert_uint_ge(A.n_dropped, 8);
+	ck_assert_uint_le(A.n_checked, 2);
+	ck_assert_uint_eq(A.n_dropped + A.n_discarded, 10);
+	ck_assert_uint_eq(A.njobs, 0);
+	/* nothing is answered, and the link lives on */
+	rcpt(c, "alice", AP_OK, "user");
+	/* a cancel with a payload breaks the protocol */
+	send_req(c, AP_CANCEL, 1, "x", 1);
+	expect_eof(c);
+	close(c);
+}
+END_TEST
+
+/* a full queue: busy at once, never a stalled link */
+START_TEST(test_queue_full)
+{
+	struct frame f;
+	char ip[32], txt[256];
+	unsigned busy = 0, ok = 0, i;
+	int c;
+
+	load_default_tables();
+	A.queue_max = 3;
+	A.link_rate = 1000;
+	c = new_client();
+	for (i = 0; i < 10; i++) {
+		snprintf(ip, sizeof(ip), "10.8.%u.1", i);
+		send_auth(c, 10 + i, "alice", "secret", ip);
+	}
+	send_req(c, AP_RCPT, 99, "alice", 5);
+	for (i = 0; i < 11; i++) {
+		ck_assert_int_eq(get_reply(c, &f, txt, sizeof(txt), 3000, NULL),
+		    1);
+		if (f.id == 99)
+			ck_assert_uint_eq(f.type, AP_OK);
+		else if (f.type == AP_OK)
+			ok++;
+		else {
+			ck_assert_str_eq(txt, "4.3.2 busy");
+			busy++;
+		}
+	}
+	/* two running, three queued, the rest refused */
+	ck_assert_uint_eq(ok, 5);
+	ck_assert_uint_eq(busy, 5);
+	close(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -723,6 +927,12 @@ main(void)
 	tcase_add_test(tc, test_ctl_garbage);
 	tcase_add_test(tc, test_delay_key);
 	tcase_add_test(tc, test_delay_fail);
+	tcase_add_test(tc, test_rate_take);
+	tcase_add_test(tc, test_delay_blocked);
+	tcase_add_test(tc, test_network_refused);
+	tcase_add_test(tc, test_link_rate);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_queue_full);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

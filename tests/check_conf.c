@@ -108,6 +108,10 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.queue_min_free, 100 * 1024 * 1024);
 	ck_assert_uint_eq(c.queue_max_clients_per_uid, 50);
 	ck_assert_uint_eq(c.pop3_max_errors, 10);
+	ck_assert_uint_eq(c.auth_workers, 2);
+	ck_assert_uint_eq(c.auth_fail_limit, 20);
+	ck_assert_int_eq(c.auth_fail_window, 900);
+	ck_assert_uint_eq(c.auth_link_rate, 20);
 	ck_assert_int_eq(c.percent_hack, 0);
 	ck_assert_int_eq(c.plaintext_auth, 0);
 	conf_free(&c);
@@ -173,6 +177,10 @@ static const char good_conf[] =
     "pop3_max_sessions = 8\n"
     "pop3_max_sessions_per_ip = 4\n"
     "pop3_max_errors = 6\n"
+    "auth_workers = 4\n"
+    "auth_fail_limit = 5\n"
+    "auth_fail_window = 2m\n"
+    "auth_link_rate = 100\n"
     "percent_hack = YES\n"
     "plaintext_auth = off\n";
 
@@ -218,6 +226,10 @@ check_good(const struct conf *c)
 	ck_assert_uint_eq(c->max_hop_count, 30);
 	ck_assert_uint_eq(c->smtp_max_sessions, 7);
 	ck_assert_uint_eq(c->smtp_max_sessions_per_ip, 3);
+	ck_assert_uint_eq(c->auth_workers, 4);
+	ck_assert_uint_eq(c->auth_fail_limit, 5);
+	ck_assert_int_eq(c->auth_fail_window, 120);
+	ck_assert_uint_eq(c->auth_link_rate, 100);
 	ck_assert_uint_eq(c->pop3_max_sessions, 8);
 	ck_assert_uint_eq(c->pop3_max_sessions_per_ip, 4);
 	ck_assert_uint_eq(c->pop3_max_errors, 6);
@@ -383,6 +395,17 @@ static const struct {
 	{ "smtp_max_recipients = 1e3\n", 1, "bad number" },
 	{ "smtp_max_recipients = +3\n", 1, "bad number" },
 	{ "smtp_max_sessions = 4294967296\n", 1, "bad number" },
+	/* kurir-auth needs a worker; a few per core is all crypt can use */
+	{ "auth_workers = 0\n", 1, "bad number '0'" },
+	{ "auth_workers = 17\n", 1, "bad number" },
+	{ "auth_fail_limit = 0\n", 1, "bad number '0'" },
+	/* a window over a day would keep a network locked out too long;
+	 * in ms it must also fit the arithmetic of auth/delay.c */
+	{ "auth_fail_window = 0\n", 1, "bad duration" },
+	{ "auth_fail_window = 2d\n", 1, "bad duration" },
+	{ "auth_link_rate = 0\n", 1, "bad number '0'" },
+	{ "auth_link_rate = 1001\n", 1, "bad number" },
+	{ "auth_link_rate = 1000\n", 0, NULL },
 	{ "percent_hack = maybe\n", 1, "bad boolean 'maybe'" },
 	{ "smtp_listen = 127.0.0.1\n", 1,
 	  "bad listen address '127.0.0.1': missing ':port'" },

@@ -240,6 +240,35 @@ START_TEST(test_client_net)
 }
 END_TEST
 
+/* the same from text, as kurir-auth has it */
+START_TEST(test_client_net_text)
+{
+	char out[64];
+
+	ck_assert_int_eq(net_client_net_text("192.0.2.1", 64, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "192.0.2.1");
+	ck_assert_int_eq(net_client_net_text("::ffff:192.0.2.1", 64, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "192.0.2.1");
+	ck_assert_int_eq(net_client_net_text("2001:db8:1:2:aaaa::1", 64, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "2001:db8:1:2::/64");
+	ck_assert_int_eq(net_client_net_text("2001:db8:1:2ff::1", 56, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "2001:db8:1:200::/56");
+	ck_assert_int_eq(net_client_net_text("", 64, out, sizeof(out)), -1);
+	ck_assert_int_eq(net_client_net_text("mail.example", 64, out,
+	    sizeof(out)), -1);
+	ck_assert_int_eq(net_client_net_text("192.0.2.1/24", 64, out,
+	    sizeof(out)), -1);
+	ck_assert_int_eq(net_client_net_text(NULL, 64, out, sizeof(out)), -1);
+	ck_assert_int_eq(net_client_net_text("2001:db8::1", 0, out,
+	    sizeof(out)), -1);
+	ck_assert_int_eq(net_client_net_text("2001:db8::1", 64, out, 8), -1);
+}
+END_TEST
+
 START_TEST(test_loopback)
 {
 	static const struct {
@@ -278,6 +307,7 @@ main(void)
 	tcase_add_test(tc, test_addr_text);
 	tcase_add_test(tc, test_loopback);
 	tcase_add_test(tc, test_client_net);
+	tcase_add_test(tc, test_client_net_text);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

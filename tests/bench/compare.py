@@ -10,6 +10,7 @@ BUILD is kurir's build directory (default: build).  Environment:
   BENCH_FSYNC    1: also count fsyncs per delivered message with strace,
                  one run per side (default 1; 0 skips it)
   BENCH_ONLY     comma list of workload groups to run: smtp,big,pop3,idle,
+                 auth,
                  fsync (default: all)
   BENCH_IDLE_SESSIONS, BENCH_POP3_MESSAGES  the 1000 and 5000 below
   KURIR_KEEP     keep the temporary directories (for a look at the logs)
@@ -36,6 +37,10 @@ Postfix or Dovecot, in its own temporary directory; everything on
     the same with no session, divided by 1000.  PSS splits shared pages
     between the processes sharing them, so the sum is what the server
     really uses; RSS sums are printed too.
+  * RCPT latency (median, p99; goal p99 under 50 ms) of a clean SMTP
+    session while 300 connections do EHLO, AUTH PLAIN with a wrong
+    password and close, as fast as they can (authflood.py; kurir only,
+    the anchors would need a SASL setup of their own).
   * fsyncs (fsync, fdatasync, syncfs, sync_file_range) per delivered
     message: strace -f attached to every process of the server during
     one 2000 x 1 KiB x 10 sessions run (slow; a count, not a rate).
@@ -66,6 +71,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
 import kurirtest  # noqa: E402
 import anchors  # noqa: E402
+import authflood  # noqa: E402
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 STRACE = "/usr/bin/strace"
@@ -80,7 +86,7 @@ RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
 TOTAL_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", str(300 + 700 * RUNS)))
 DO_FSYNC = os.environ.get("BENCH_FSYNC", "1") != "0"
 ONLY = set(x.strip() for x in os.environ.get(
-    "BENCH_ONLY", "smtp,big,pop3,idle,fsync").split(",") if x.strip())
+    "BENCH_ONLY", "smtp,big,pop3,idle,fsync,auth").split(",") if x.strip())
 
 STEP_TIMEOUT = 300          # any one sending, delivery or POP3 session
 IDLE_SESSIONS = int(os.environ.get("BENCH_IDLE_SESSIONS", "1000"))
@@ -807,6 +813,24 @@ def bench(res, owner):
                 res.add("idle_total", "  all the server's processes together, "
                         "with the sessions (PSS)", "MiB", "postfix", "lower",
                         who, out["idle_total"])
+    if "auth" in ONLY:
+        desc = "RCPT latency during %d wrong-password AUTHs" % \
+            authflood.FLOOD
+        for run in range(RUNS):
+            def one():
+                side = KurirSide()
+                side.start()
+                return authflood.summary(authflood.run(
+                    side.smtp_port, USER, RCPT)[0])
+            out = do(res, "auth", "kurir", one)
+            if out is None:
+                continue
+            log("  %s: median %.2f ms, p99 %.2f ms" % (
+                desc, out["median_ms"], out["p99_ms"]))
+            res.add("auth/median", desc + ": median", "ms", "none",
+                    "lower", "kurir", out["median_ms"])
+            res.add("auth/p99", desc + ": p99 (goal < 50)", "ms", "none",
+                    "lower", "kurir", out["p99_ms"])
     if "fsync" in ONLY and DO_FSYNC:
         n, size, sessions = CPU_WORKLOAD
         if not os.access(STRACE, os.X_OK):
@@ -872,7 +896,8 @@ def main():
                  "root; kurir's privilege separation is measured as root)")
     if not os.access(os.path.join(kurirtest.BUILD, "kurird"), os.X_OK):
         sys.exit("compare.py: no %s/kurird; run make" % kurirtest.BUILD)
-    missing = anchors.have_tools()
+    # the auth flood measures kurir alone: no anchor to install for it
+    missing = anchors.have_tools() if ONLY - {"auth"} else []
     if missing:
         sys.exit("compare.py: missing %s (sh tools/bootstrap.sh bench)" %
                  ", ".join(missing))

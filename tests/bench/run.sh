@@ -7,7 +7,7 @@
 # strace).
 #
 # usage: sh tests/bench/run.sh BUILD
-# environment: BENCH_RUNS (3), BENCH_ONLY (smtp,big,pop3,idle,fsync),
+# environment: BENCH_RUNS (3), BENCH_ONLY (smtp,big,pop3,idle,fsync,auth),
 #              BENCH_FSYNC (1), BENCH_TIMEOUT, KURIR_KEEP
 build=${1:-build}
 [ -x "$build/kurird" ] || { echo "bench: no $build/kurird; run make" >&2; exit 1; }

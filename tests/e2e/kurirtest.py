@@ -603,7 +603,20 @@ class Host:
             if os.path.basename(argv[0].decode()) == name and \
                     self.conf.encode() in argv:
                 out.append(int(pid))
-        return out
+        # a helper a program forks for itself (kurir-auth's crypt workers)
+        # is not another instance of it
+        return [p for p in out if self._ppid(p) not in out]
+
+    @staticmethod
+    def _ppid(pid):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("PPid:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
 
     # -- POP3 -------------------------------------------------------------
     def pop3(self, port=None, **kw):

@@ -23,7 +23,7 @@ import unittest
 import kurirtest
 from kurirtest import prog, wait_for
 
-AP_AUTH, AP_RCPT = 1, 2
+AP_AUTH, AP_RCPT, AP_CANCEL = 1, 2, 5
 AP_OK, AP_FAIL, AP_NOUSER = 10, 11, 12
 AP_CTL_USERS, AP_CTL_ALIASES, AP_CTL_LINK = 20, 21, 22
 
@@ -48,7 +48,8 @@ def read_frame(s):
     return ftype, fid, recv_exact(s, length) if length else b""
 
 
-class AuthCase(kurirtest.HostCase):
+class AuthBase(kurirtest.HostCase):
+    """kurir-auth started as kurird would, with its tables and one link."""
     host_users = {"alice": "secret", "bob": "hunter2"}
 
     def setUp(self):
@@ -128,7 +129,34 @@ class AuthCase(kurirtest.HostCase):
         self.assertEqual(rid, fid)
         return ftype, payload
 
-    # -- tests ---------------------------------------------------------------
+
+    def read_all(self, fids, link=None, timeout=15):
+        """Replies on link for each of fids, in any order: {fid: (type,
+        payload)}."""
+        link = link or self.link
+        link.settimeout(timeout)
+        got = {}
+        while not set(fids) <= set(got):
+            ftype, rid, payload = read_frame(link)
+            got[rid] = (ftype, payload)
+        return got
+
+    def read_until(self, fid, link=None, timeout=15):
+        """Replies on link until the one for fid: (type, payload, took)."""
+        link = link or self.link
+        t0 = time.monotonic()
+        link.settimeout(timeout)
+        while True:
+            ftype, rid, payload = read_frame(link)
+            if rid == fid:
+                return ftype, payload, time.monotonic() - t0
+
+    def auth_frame(self, user, password, ip, fid):
+        return frame(AP_AUTH, fid, b"%s\0%s\0%s" % (
+            user.encode(), password.encode(), ip.encode()))
+
+
+class AuthCase(AuthBase):
     def test_auth(self):
         ftype, payload, _ = self.auth("Alice", "secret")
         self.assertEqual((ftype, payload), (AP_OK, b"alice"))
@@ -219,6 +247,111 @@ class AuthCase(kurirtest.HostCase):
             except OSError:
                 continue
             self.assertFalse(target.startswith(self.host.dir), target)
+        # the crypt workers: the same account, root and filter, and no
+        # descriptor but stdio and their socket to kurir-auth
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            workers = [int(w) for w in f.read().split()]
+        self.assertEqual(len(workers), 2)       # auth_workers' default
+        for w in workers:
+            with open("/proc/%d/status" % w) as f:
+                status = dict(l.split(":", 1) for l in f if ":" in l)
+            self.assertEqual(status["Uid"].split(), [str(pw.pw_uid)] * 4)
+            self.assertEqual(status["CapEff"].strip(), "0" * 16)
+            self.assertEqual(status["Seccomp"].strip(), "2")
+            self.assertEqual(os.readlink("/proc/%d/root" % w),
+                             os.path.join(self.host.state, "empty"))
+            fds = sorted(int(fd) for fd in os.listdir("/proc/%d/fd" % w))
+            self.assertEqual(fds, [0, 1, 2, 3])
+
+
+class AuthLimitCase(AuthBase):
+    """The attacks of issue 13 section 2, on kurir-auth's own protocol."""
+    # one worker, so that checks queue behind each other
+    host_extra = {"auth_workers": "1", "auth_fail_limit": "5",
+                  "auth_link_rate": "1000"}
+
+    def test_rcpt_not_behind_crypt(self):
+        # a pile of checks (distinct networks: none is blocked) ...
+        self.link.sendall(b"".join(
+            self.auth_frame("alice", "wrong%d" % i, "198.51.100.%d" % i,
+                            100 + i) for i in range(60)))
+        # ... and lookups meanwhile are answered at once
+        worst = 0
+        for i in range(20):
+            t0 = time.monotonic()
+            self.link.sendall(frame(AP_RCPT, 1000 + i, b"alice"))
+            ftype, _, _ = self.read_until(1000 + i)
+            worst = max(worst, time.monotonic() - t0)
+            self.assertEqual(ftype, AP_OK)
+        self.assertLess(worst, 0.5)
+
+    def test_cancel_drops_queued_check(self):
+        n = 12
+        self.link.sendall(b"".join(
+            self.auth_frame("alice", "wrong", "198.51.100.%d" % i, 10 + i)
+            for i in range(n)) + b"".join(
+            frame(AP_CANCEL, 10 + i) for i in range(1, n)))
+        # only the first, which a worker already had, is answered
+        ftype, payload, _ = self.read_until(10)
+        self.assertEqual((ftype, payload), (AP_FAIL, b"authentication failed"))
+        self.assertEqual(self.rcpt("alice"), (AP_OK, b"user"))
+        wait_for(lambda: self.log().count("dropped before crypt") +
+                 self.log().count("closed session discarded") == n - 1,
+                 10, "the cancelled checks")
+        # most never reached crypt: the worker was busy with the first
+        self.assertGreaterEqual(self.log().count("dropped before crypt"),
+                                n // 2)
+        self.assertLess(self.log().count("auth failed user=alice"), n // 2)
+        # a cancel with a payload breaks the protocol: that link closes
+        bad = self.new_link()
+        bad.sendall(frame(AP_CANCEL, 1, b"x"))
+        self.assertEqual(bad.recv(100), b"")
+
+    def test_network_limit(self):
+        # auth_fail_limit failures from one /64, each from another address
+        net = "2001:db8:1:2::%x"
+        self.link.sendall(b"".join(
+            self.auth_frame("alice", "wrong", net % (i + 1), 200 + i)
+            for i in range(5)))
+        wait_for(lambda: self.log().count("auth failed user=alice ip=2001:"
+                                          "db8:1:2::") == 5, 10,
+                 "five failures")
+        # now even the right password from that /64 is refused, at once
+        ftype, payload, took = self.auth("alice", "secret",
+                                         "2001:db8:1:2:ffff::9", fid=300)
+        self.assertEqual((ftype, payload), (AP_FAIL, b"4.7.0 too many failures"))
+        self.assertLess(took, 0.5)
+        checked = self.log().count("auth failed") + self.log().count("auth ok")
+        # while the neighbouring /64 is checked as ever
+        ftype, payload, _ = self.auth("alice", "secret", "2001:db8:1:3::1",
+                                      fid=301)
+        self.assertEqual((ftype, payload), (AP_OK, b"alice"))
+        self.assertIn("too many failures", self.log())
+        self.assertEqual(self.log().count("auth failed") +
+                         self.log().count("auth ok"), checked + 1)
+
+
+class AuthLinkRateCase(AuthBase):
+    host_extra = {"auth_link_rate": "5", "auth_fail_limit": "100000"}
+
+    def test_link_rate_whatever_the_ip(self):
+        # a compromised kurir-smtpd names a new client for every guess
+        n = 40
+        t0 = time.monotonic()
+        self.link.sendall(b"".join(
+            self.auth_frame("alice", "guess%d" % i, "10.%d.%d.1" % (i, i),
+                            400 + i) for i in range(n)))
+        answers = list(self.read_all([400 + i for i in range(n)]).values())
+        elapsed = time.monotonic() - t0
+        busy = answers.count((AP_FAIL, b"4.3.2 busy"))
+        checked = answers.count((AP_FAIL, b"authentication failed"))
+        self.assertEqual(busy + checked, n)
+        # a burst of 5, then 5 a second at most
+        self.assertLessEqual(checked, 5 + 5 * elapsed + 1)
+        self.assertGreaterEqual(busy, n - 12)
+        self.assertEqual(self.log().count("auth failed"), checked)
+        # RCPT is no password check: never refused
+        self.assertEqual(self.rcpt("alice"), (AP_OK, b"user"))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,13 @@
  *
  * The parsing is not apart from the I/O, so this drives the real code
  * in-process the way tests/check_auth.c does: an event base (never
- * dispatched), the users and aliases tables loaded from memory once, and
- * one client link on a socketpair whose other end we read.  Each input
- * is put into the link's input buffer and link_process runs on it.
+ * dispatched), the users and aliases tables loaded from memory once, one
+ * real crypt worker (auth/pool.c, forked once, no sandbox) whose answers
+ * are waited for and fed in by hand, and one client link on a socketpair
+ * whose other end we read.  Each input is put into the link's input
+ * buffer and link_process runs on it.  The rate and failure limits are
+ * set out of the way (each input starts with a full bucket), so that
+ * every well-formed check reaches crypt.
  *
  * Input: a mode byte, then the payload.  Mode bits 0-1: 0 AP_AUTH, 1
  * AP_RCPT, 2 the payload as raw bytes off the socket, 3 a frame of the
@@ -23,6 +27,8 @@
  *  - AP_RCPT: a malformed one does not close the link; a good one gets
  *    another answer than users, aliases, postmaster and the load state
  *    say;
+ *  - AP_CANCEL: one with a payload does not close the link, or an empty
+ *    one does or is answered;
  *  - another type does not close the link; raw bytes get an answer of a
  *    type that does not exist;
  *  - any answer carries another id than its request;
@@ -33,6 +39,8 @@
 #include <sys/socket.h>
 #include <crypt.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +50,7 @@
 #include "../../auth/ctl.c"
 #include "../../auth/delay.c"
 #include "../../auth/link.c"
+#include "../../auth/pool.c"
 #include "../../auth/req.c"
 #include "../../auth/resolve.c"
 
@@ -76,6 +85,7 @@ setup_once(void)
 	if ((base = event_base_new()) == NULL ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, ctlp) == -1 ||
 	    auth_setup(base, ctlp[0]) == -1 ||
+	    pool_start(1, NULL) == -1 || pool_watch(base) == -1 ||
 	    (cd = calloc(1, sizeof(*cd))) == NULL)
 		abort();
 	/* the cheapest $6$: the fuzzer calls crypt for every good AP_AUTH */
@@ -96,7 +106,29 @@ setup_once(void)
 		abort();
 	A.users = u;
 	A.aliases = a;
+	A.delays.limit = UINT_MAX;
+	A.delays.window_ms = 1;
+	A.delays.v6prefix = 64;
+	A.link_rate = 1000;
 	buf_init(&rin, FRAME_HDR + FRAME_MAX);
+}
+
+/* Run the queued checks through the worker, as the event loop would. */
+static void
+pool_settle(void)
+{
+	struct worker *w = &A.workers[0];
+	struct pollfd pfd;
+
+	while (w->job != NULL) {
+		pfd.fd = w->fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 10000) != 1)
+			abort();	/* the worker hangs or died */
+		pool_read_cb(w->fd, EV_READ, w);
+	}
+	if (!TAILQ_EMPTY(&A.jobs))
+		abort();	/* an idle worker, and checks waiting */
 }
 
 static void
@@ -313,7 +345,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (frame_pack(&link_->in, type, REQ_ID, p, n) == -1)
 		return 0;		/* over FRAME_MAX: never a frame */
 	before = link_->in.len;
+	link_->rate_tat = 0;
 	closed = link_process(link_) == -1;
+	pool_settle();
 	if (closed)
 		link_ = NULL;
 	else if (link_->in.len > before ||
@@ -337,6 +371,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		if (type == AP_AUTH || type == AP_RCPT || type == AP_RESOLVE) {
 			raw_answers();
+			break;
+		}
+		if (type == AP_CANCEL) {
+			if (closed != (n != 0))
+				abort();
+			if (closed)
+				expect_closed();
+			else
+				expect_none();
 			break;
 		}
 		if (!closed)

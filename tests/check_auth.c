@@ -545,14 +545,18 @@ START_TEST(test_flow_control)
 	send_req(c, AP_RCPT, 3, "alice", 5);
 	/* the link is not read meanwhile: the third request waits its turn */
 	ck_assert_int_eq(get_reply(c, &f, NULL, 0, 300, NULL), -2);
-	/* the two failures fall due together, in either order */
-	ck_assert_int_eq(get_reply(c, &f, NULL, 0, 3000, NULL), 1);
-	ck_assert_uint_eq(f.type, AP_FAIL);
-	id = f.id;
-	ck_assert_int_eq(get_reply(c, &f, NULL, 0, 3000, NULL), 1);
-	ck_assert_uint_eq(f.type, AP_FAIL);
-	ck_assert_uint_eq(id + f.id, 3);
-	expect(c, AP_OK, 3, "user", 1000);
+	/* then all three are answered: the two failures when they fall
+	 * due, the lookup once the link is read again (under a sanitizer
+	 * on a loaded machine the order of these is not ours to assert) */
+	for (i = 0, id = 0; i < 3; i++) {
+		ck_assert_int_eq(get_reply(c, &f, NULL, 0, 5000, NULL), 1);
+		if (f.id == 3)
+			ck_assert_uint_eq(f.type, AP_OK);
+		else
+			ck_assert_uint_eq(f.type, AP_FAIL);
+		id += f.id;
+	}
+	ck_assert_uint_eq(id, 6);
 	close(c);
 }
 END_TEST

@@ -37,8 +37,13 @@ fi
 mounted=
 cleanup() {
 	for m in $mounted; do umount -l "$root$m" 2>/dev/null || true; done
+	# and whatever the tests mounted inside (ip netns: /run/netns)
+	umount -R -l "$root" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
+# the root a mount point of its own, as / is on a booted system (ip netns
+# and private mounts need one)
+mount --bind "$root" "$root"
 # /tmp a mount point of its own, as on a booted system: the chroot's root
 # is none, and check_local's disk-full test needs a private mount above
 # its Maildir
@@ -59,10 +64,10 @@ git clone -q "$repo" "$root/src/kurir"
 echo "fresh-debian-check: $(git -C "$repo" log --oneline -1) in $root"
 # no locale, no terminal, nothing of this shell's environment
 rm -f "$root.rc"
-{ chroot "$root" /usr/bin/env -i HOME=/root CI=true \
+{ rc=0; chroot "$root" /usr/bin/env -i HOME=/root CI=true \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    sh -c 'cd /src/kurir && bash .ci/run' </dev/null 2>&1
-  echo $? >"$root.rc"; } | tee "$root.log"
+    sh -c 'cd /src/kurir && bash .ci/run' </dev/null 2>&1 || rc=$?
+  echo "$rc" >"$root.rc"; } | tee "$root.log"
 rc=$(cat "$root.rc")
 echo "fresh-debian-check: .ci/run exited $rc (log: $root.log)"
 exit "$rc"
